@@ -1,0 +1,48 @@
+"""``Recognizer3D``: backbone + I3D head, with the state_dict layout of the official checkpoints."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tf_videoswin.variants import VariantConfig, get_variant
+
+from .i3d_head import I3DHead
+from .swin_transformer import SwinTransformer3D
+
+
+class Recognizer3D(nn.Module):
+    """Keys ``backbone.*`` and ``cls_head.fc_cls.*``, as in the official ``.pth`` files."""
+
+    def __init__(self, backbone: SwinTransformer3D, cls_head: I3DHead) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.cls_head = cls_head
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``(B, 3, T, H, W)`` normalised clip -> logits, features (NCTHW) and pooled features."""
+        features = self.backbone(x)
+        return {
+            "logits": self.cls_head(features),
+            "features": features,
+            "pooled": features.mean(dim=(2, 3, 4)),
+        }
+
+
+def build_recognizer(variant: str | VariantConfig) -> Recognizer3D:
+    """An eval-mode reference model with the architecture of a registry variant (random weights)."""
+    cfg = get_variant(variant) if isinstance(variant, str) else variant
+    backbone = SwinTransformer3D(
+        patch_size=cfg.patch_size,
+        in_chans=cfg.in_chans,
+        embed_dim=cfg.embed_dim,
+        depths=cfg.depths,
+        num_heads=cfg.num_heads,
+        window_size=cfg.window_size,
+        mlp_ratio=cfg.mlp_ratio,
+        qkv_bias=cfg.qkv_bias,
+        drop_path_rate=cfg.drop_path_rate,
+        patch_norm=cfg.patch_norm,
+    )
+    head = I3DHead(cfg.num_classes, cfg.num_features, cfg.head_dropout)
+    return Recognizer3D(backbone, head).eval()
