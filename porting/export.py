@@ -1,0 +1,137 @@
+"""TF-Hub reusable SavedModels of a ported Video Swin, written atomically.
+
+Each export is a ``tf.train.Checkpoint`` object carrying what ``hub.KerasLayer`` and
+``tf.saved_model.load`` look for:
+
+- ``__call__(video, training=False)``, traced for ``training`` True and False;
+- ``variables``, ``trainable_variables``, ``regularization_losses`` (empty);
+- the ``serving_default`` signature (input ``video`` ``[None, 3, None, None, None]`` float32).
+
+``classifier``: ``__call__`` returns logits ``[B, num_classes]``; signature ``{'logits'}``.
+``feature_extractor``: ``__call__`` returns pooled features ``[B, 8C]``; signature
+``{'features': [B, 8C, T', H', W'], 'pooled': [B, 8C]}``. The feature extractor holds backbone
+variables only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import tensorflow as tf
+
+from tf_videoswin.recognizer import Recognizer3D
+
+logger = logging.getLogger(__name__)
+
+EXPORT_KINDS = ("classifier", "feature_extractor")
+VIDEO_SPEC = tf.TensorSpec([None, 3, None, None, None], tf.float32, name="video")
+
+
+class ExportError(RuntimeError):
+    """An export could not be written or does not reproduce the in-memory model."""
+
+
+def _tf_variables(layers) -> tuple[list[tf.Variable], list[tf.Variable]]:
+    variables = [v.value for layer in layers for v in layer.variables]
+    trainable = [v.value for layer in layers for v in layer.trainable_variables]
+    return variables, trainable
+
+
+def build_export_object(
+    model: Recognizer3D, kind: str, labels_path: str | None = None
+) -> tuple[tf.train.Checkpoint, tf.types.experimental.ConcreteFunction]:
+    """The trackable object to save for ``kind`` and its ``serving_default`` concrete function."""
+    if kind not in EXPORT_KINDS:
+        raise ValueError(f"unknown export kind {kind!r}; expected one of {EXPORT_KINDS}")
+    classifier = kind == "classifier"
+
+    if classifier:
+        layers = [model.backbone, model.cls_head]
+
+        @tf.function
+        def call(video: tf.Tensor, training: bool = False) -> tf.Tensor:
+            return model(video, training=training)["logits"]
+
+        def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"logits": infer(video)}
+
+    else:
+        layers = [model.backbone]
+
+        @tf.function
+        def backbone(video: tf.Tensor, training: bool = False) -> tf.Tensor:
+            return model.backbone(video, training=training)
+
+        @tf.function
+        def call(video: tf.Tensor, training: bool = False) -> tf.Tensor:
+            return tf.reduce_mean(backbone(video, training=training), axis=[2, 3, 4])
+
+        def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
+            features = backbone_infer(video)
+            return {"features": features, "pooled": tf.reduce_mean(features, axis=[2, 3, 4])}
+
+    # The signature calls the traced inference function, so the SavedModel holds each graph once.
+    infer = call.get_concrete_function(VIDEO_SPEC, training=False)
+    call.get_concrete_function(VIDEO_SPEC, training=True)
+    if not classifier:
+        backbone_infer = backbone.get_concrete_function(VIDEO_SPEC, training=False)
+    serving = tf.function(serve, input_signature=[VIDEO_SPEC]).get_concrete_function()
+
+    obj = tf.train.Checkpoint()
+    obj.variables, obj.trainable_variables = _tf_variables(layers)
+    obj.regularization_losses = []
+    obj.__call__ = call
+    if labels_path is not None:
+        obj.labels = tf.saved_model.Asset(labels_path)
+    return obj, serving
+
+
+def save_export(model: Recognizer3D, kind: str, path: str | os.PathLike, labels: list[str] | None = None) -> None:
+    """Write one SavedModel to ``path`` (which must not exist yet)."""
+    path = Path(path)
+    labels_path = None
+    with tempfile.TemporaryDirectory() as tmp:
+        if labels is not None:
+            labels_path = os.path.join(tmp, "labels.txt")
+            Path(labels_path).write_text("\n".join(labels) + "\n", encoding="utf-8")
+        obj, serving = build_export_object(model, kind, labels_path)
+        tf.saved_model.save(obj, str(path), signatures={"serving_default": serving})
+    logger.info("wrote %s export to %s", kind, path)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a fresh temporary directory next to ``target``; on success it replaces ``target``.
+
+    On any exception the temporary directory is removed and an existing ``target`` is untouched.
+    An existing ``target`` is only replaced with ``overwrite``; it is moved aside first and
+    restored if the final rename fails.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, backup)
+        try:
+            os.replace(tmp, target)
+        except BaseException:
+            if backup is not None:
+                os.replace(backup, target)
+            raise
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

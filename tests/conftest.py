@@ -1,0 +1,86 @@
+"""Shared fixtures: synthetic checkpoints in the official layout and the official golden outputs.
+
+Both come from ``../shared/golden`` (the generator and outputs of the unmodified official code),
+found next to the repository or through ``$VIDEOSWIN_GOLDEN_DIR``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_DIR = Path(os.environ.get("VIDEOSWIN_GOLDEN_DIR", ROOT.parent / "shared" / "golden"))
+TINY = "swin_tiny_patch244_window877_kinetics400_1k"
+STHV2 = "swin_base_patch244_window1677_sthv2"
+
+
+def _golden_missing() -> None:
+    msg = f"golden data not found at {GOLDEN_DIR} (set VIDEOSWIN_GOLDEN_DIR)"
+    if os.environ.get("CI"):
+        pytest.fail(msg)  # CI always has shared/ next to the clone: never skip there
+    pytest.skip(msg)
+
+
+@functools.cache
+def _golden_module():
+    path = GOLDEN_DIR / "golden_gen.py"
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("golden_gen", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def golden_gen():
+    module = _golden_module()
+    if module is None:
+        _golden_missing()
+    return module
+
+
+@functools.cache
+def _synthetic_state_dict(variant: str) -> OrderedDict:
+    return _golden_module().generate_numpy(variant, 0)
+
+
+@pytest.fixture(scope="session")
+def synthetic_state_dict(golden_gen):
+    """``variant -> OrderedDict[str, np.ndarray]`` (seed 0, official key order), cached."""
+    return _synthetic_state_dict
+
+
+@pytest.fixture(scope="session")
+def golden_outputs(golden_gen):
+    def load(variant: str) -> dict[str, np.ndarray]:
+        path = GOLDEN_DIR / "data" / f"golden_{variant}_small.npz"
+        if not path.is_file():
+            _golden_missing()
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dir(tmp_path_factory, golden_gen) -> Path:
+    return tmp_path_factory.mktemp("checkpoints")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(checkpoint_dir, golden_gen) -> Path:
+    """The seed-0 synthetic Swin-T checkpoint as an official ``.pth`` file."""
+    import torch
+
+    path = checkpoint_dir / f"{TINY}.pth"
+    if not path.exists():
+        torch.save(golden_gen.generate_checkpoint(TINY, 0), path)
+    return path
