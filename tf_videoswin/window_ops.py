@@ -1,10 +1,13 @@
 """Pure window arithmetic of Video Swin in TensorFlow, computed from runtime shapes.
 
 Every function takes the feature size as a tensor, so one traced graph serves any T, H, W:
-nothing here bakes a per-shape constant into the graph.
+nothing here bakes a per-shape constant into the graph. :func:`window_geometry` computes all
+shapes of a stage once, so its blocks only reshape, transpose and roll.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import tensorflow as tf
 
@@ -26,35 +29,31 @@ def get_window_size(
     return tf.where(clipped, x_size, window), tf.where(clipped, 0, tf.constant(shift_size, tf.int32))
 
 
-def pad_to_multiple(x: tf.Tensor, multiple: tf.Tensor) -> tf.Tensor:
-    """Zero-pad axes 1-3 of ``(B, D, H, W, C)`` at the end up to a multiple of ``multiple``."""
-    size = tf.shape(x)[1:4]
-    pad = (multiple - size % multiple) % multiple
-    zeros = tf.zeros([3], tf.int32)
-    paddings = tf.concat([[[0, 0]], tf.stack([zeros, pad], axis=1), [[0, 0]]], axis=0)
-    return tf.pad(x, paddings)
+def _partition_shapes(
+    batch: tf.Tensor, padded: tf.Tensor, window: tf.Tensor, channels: int | tf.Tensor
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Shapes to split ``(B, Dp, Hp, Wp, C)`` into windows, to flatten them, and to merge them back."""
+    counts = padded // window
+    split = tf.stack([batch, counts[0], window[0], counts[1], window[1], counts[2], window[2], channels])
+    flat = tf.stack([-1, tf.reduce_prod(window), channels])
+    merge = tf.stack([batch, counts[0], counts[1], counts[2], window[0], window[1], window[2], channels])
+    return split, flat, merge
 
 
 def window_partition(x: tf.Tensor, window_size: tf.Tensor) -> tf.Tensor:
     """``(B, D, H, W, C)`` -> ``(B * nW, Wd * Wh * Ww, C)``, windows ordered b, d, h, w."""
     shape = tf.shape(x)
     channels = x.shape[-1] if x.shape[-1] is not None else shape[4]
-    wd, wh, ww = window_size[0], window_size[1], window_size[2]
-    x = tf.reshape(
-        x, [shape[0], shape[1] // wd, wd, shape[2] // wh, wh, shape[3] // ww, ww, channels]
-    )
-    x = tf.transpose(x, [0, 1, 3, 5, 2, 4, 6, 7])
-    return tf.reshape(x, [-1, wd * wh * ww, channels])
+    split, flat, _ = _partition_shapes(shape[0], shape[1:4], window_size, channels)
+    return tf.reshape(tf.transpose(tf.reshape(x, split), [0, 1, 3, 5, 2, 4, 6, 7]), flat)
 
 
 def window_reverse(windows: tf.Tensor, window_size: tf.Tensor, padded_shape: tf.Tensor) -> tf.Tensor:
     """Inverse of :func:`window_partition`; ``padded_shape`` is ``(B, Dp, Hp, Wp)``."""
     channels = windows.shape[-1] if windows.shape[-1] is not None else tf.shape(windows)[-1]
-    b, d, h, w = padded_shape[0], padded_shape[1], padded_shape[2], padded_shape[3]
-    wd, wh, ww = window_size[0], window_size[1], window_size[2]
-    x = tf.reshape(windows, [b, d // wd, h // wh, w // ww, wd, wh, ww, channels])
-    x = tf.transpose(x, [0, 1, 4, 2, 5, 3, 6, 7])
-    return tf.reshape(x, [b, d, h, w, channels])
+    _, _, merge = _partition_shapes(padded_shape[0], padded_shape[1:4], window_size, channels)
+    x = tf.transpose(tf.reshape(windows, merge), [0, 1, 4, 2, 5, 3, 6, 7])
+    return tf.reshape(x, tf.concat([padded_shape[:4], [channels]], axis=0))
 
 
 def relative_position_index(window_size: Size3) -> tf.Tensor:
@@ -91,3 +90,57 @@ def compute_mask(padded_size: tf.Tensor, window_size: tf.Tensor, shift_size: tf.
     windows = window_partition(labels[None, ..., None], window_size)[..., 0]  # nW, N
     different = tf.not_equal(windows[:, None, :], windows[:, :, None])
     return tf.where(different, tf.constant(-100.0), tf.constant(0.0))
+
+
+class WindowGeometry(NamedTuple):
+    """Everything the blocks of one stage need about windows, computed once per stage."""
+
+    size: tf.Tensor  # [3] D, H, W before padding
+    window: tf.Tensor  # [3] window in use (clipped)
+    shift: tf.Tensor  # [3] shift of the shifted blocks (0 on clipped axes)
+    paddings: tf.Tensor  # [5, 2] tf.pad argument for (B, D, H, W, C)
+    split_shape: tf.Tensor  # [8] (B, Dp/wd, wd, Hp/wh, wh, Wp/ww, ww, C)
+    windows_shape: tf.Tensor  # [3] (B * nW, N, C)
+    merge_shape: tf.Tensor  # [8] (B, Dp/wd, Hp/wh, Wp/ww, wd, wh, ww, C)
+    padded_shape: tf.Tensor  # [5] (B, Dp, Hp, Wp, C)
+    index: tf.Tensor  # [N, N] relative position index in use
+    mask: tf.Tensor  # [nW, N, N] shift mask
+
+
+def window_geometry(x: tf.Tensor, window_size: Size3, shift_size: Size3) -> WindowGeometry:
+    """Window, shift, padding, reshape targets, index slice and mask for a ``(B, D, H, W, C)`` map."""
+    shape = tf.shape(x)
+    channels = x.shape[-1]
+    size = shape[1:4]
+    window, shift = get_window_size(size, window_size, shift_size)
+    padded = (size + window - 1) // window * window
+    split, flat, merge = _partition_shapes(shape[0], padded, window, channels)
+    zeros = tf.zeros([1, 2], tf.int32)
+    paddings = tf.concat([zeros, tf.stack([tf.zeros([3], tf.int32), padded - size], axis=1), zeros], axis=0)
+    n = tf.reduce_prod(window)
+    # Upstream quirk, kept: a clipped window of N tokens uses the top-left N x N of the full index.
+    index = relative_position_index(window_size)[:n, :n]
+    return WindowGeometry(
+        size=size,
+        window=window,
+        shift=shift,
+        paddings=paddings,
+        split_shape=split,
+        windows_shape=flat,
+        merge_shape=merge,
+        padded_shape=tf.concat([shape[:1], padded, [channels]], axis=0),
+        index=index,
+        mask=compute_mask(padded, window, shift),
+    )
+
+
+def partition(x: tf.Tensor, geometry: WindowGeometry) -> tf.Tensor:
+    """:func:`window_partition` with the stage's precomputed shapes."""
+    x = tf.transpose(tf.reshape(x, geometry.split_shape), [0, 1, 3, 5, 2, 4, 6, 7])
+    return tf.reshape(x, geometry.windows_shape)
+
+
+def reverse(windows: tf.Tensor, geometry: WindowGeometry) -> tf.Tensor:
+    """:func:`window_reverse` with the stage's precomputed shapes."""
+    x = tf.transpose(tf.reshape(windows, geometry.merge_shape), [0, 1, 4, 2, 5, 3, 6, 7])
+    return tf.reshape(x, geometry.padded_shape)

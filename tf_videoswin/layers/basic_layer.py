@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
 
-from ..window_ops import Size3, compute_mask, get_window_size, relative_position_index
+from ..window_ops import Size3, window_geometry
 from .patch_merging import PatchMerging
 from .swin_block import SwinTransformerBlock3D
+
+#: Receives ``(module path, output)``; a callable, because Keras copies list/dict arguments.
+OutputHook = Callable[[str, tf.Tensor], None]
 
 
 class BasicLayer(keras.layers.Layer):
     """``depth`` blocks alternating plain and shifted windows, then optional PatchMerging.
 
     Works channels-last ``(B, D, H, W, C)`` (upstream transposes in and out of each stage; the
-    stages here are chained without those transposes). The window, shift, mask and the relative
-    index slice are computed once per stage from the runtime shape and shared by its blocks.
+    stages here are chained without those transposes). Window, shift, padding, mask and the
+    relative index slice are computed once per stage from the runtime shape and shared by its blocks.
     """
 
     def __init__(
@@ -52,20 +55,13 @@ class BasicLayer(keras.layers.Layer):
         self.downsample = PatchMerging(dim, name="downsample") if downsample else None
         self.built = True
 
-    def call(
-        self, x: tf.Tensor, training: bool | None = None, block_outputs: list | None = None
-    ) -> tf.Tensor:
-        size = tf.shape(x)[1:4]
-        window, shift = get_window_size(size, self.window_size, self.shift_size)
-        padded = (size + window - 1) // window * window
-        n = tf.reduce_prod(window)
-        # Upstream quirk: a clipped window of N tokens uses the top-left N x N of the full index.
-        index = relative_position_index(self.window_size)[:n, :n]
-        mask = compute_mask(padded, window, shift) if len(self.blocks) > 1 else None
+    def call(self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None) -> tf.Tensor:
+        """``on_output(name, tensor)``, if given, receives every block's output."""
+        geometry = window_geometry(x, self.window_size, self.shift_size)
         for blk in self.blocks:
-            x = blk(x, window, shift, index, mask, training=training)
-            if block_outputs is not None:
-                block_outputs.append((blk.name, x))
+            x = blk(x, geometry, training=training)
+            if on_output is not None:
+                on_output(blk.name, x)
         if self.downsample is not None:
             x = self.downsample(x)
         return x

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import keras
@@ -9,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..window_ops import Size3
-from .basic_layer import BasicLayer
+from .basic_layer import BasicLayer, OutputHook
 from .common import layer_norm
 from .patch_embed import PatchEmbed3D
 
@@ -68,21 +69,22 @@ class SwinTransformer3D(keras.layers.Layer):
         self.norm = layer_norm(self.num_features, name="norm")
         self.built = True
 
-    def call(
-        self, x: tf.Tensor, training: bool | None = None, intermediates: dict | None = None
-    ) -> tf.Tensor:
-        """If ``intermediates`` is a dict, it receives the output of every block and stage,
-        keyed by official module path and laid out like the official module's output."""
+    def call(self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None) -> tf.Tensor:
+        """``on_output(name, tensor)``, if given, receives the output of every block and stage, named
+        by official module path and laid out like the official module's output."""
         x = self.patch_embed(x)
-        if intermediates is not None:
-            intermediates["patch_embed"] = tf.transpose(x, [0, 4, 1, 2, 3])
+        if on_output is not None:
+            on_output("patch_embed", tf.transpose(x, [0, 4, 1, 2, 3]))
         for i, layer in enumerate(self.layers):
-            blocks = [] if intermediates is not None else None
-            x = layer(x, training=training, block_outputs=blocks)
-            if intermediates is not None:
-                intermediates.update((f"layers.{i}.{name}", out) for name, out in blocks)
-                intermediates[f"layers.{i}"] = tf.transpose(x, [0, 4, 1, 2, 3])
+            block_hook = None if on_output is None else functools.partial(_prefixed, on_output, f"layers.{i}.")
+            x = layer(x, training=training, on_output=block_hook)
+            if on_output is not None:
+                on_output(f"layers.{i}", tf.transpose(x, [0, 4, 1, 2, 3]))
         x = tf.transpose(self.norm(x), [0, 4, 1, 2, 3])
-        if intermediates is not None:
-            intermediates["norm"] = x
+        if on_output is not None:
+            on_output("norm", x)
         return x
+
+
+def _prefixed(hook: OutputHook, prefix: str, name: str, value: tf.Tensor) -> None:
+    hook(prefix + name, value)

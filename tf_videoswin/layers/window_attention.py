@@ -13,8 +13,14 @@ class WindowAttention3D(keras.layers.Layer):
     """W-MSA / SW-MSA over ``(B * nW, N, C)`` windows.
 
     The qkv projection stays fused (one ``[C, 3C]`` kernel, a plain transpose of the official
-    ``qkv.weight``): one matmul instead of three, and the split into q, k, v follows the official
-    ``reshape(B_, N, 3, nH, C // nH)`` so the weight needs no reordering.
+    ``qkv.weight``), and the split into q, k, v follows the official ``reshape(B_, N, 3, nH, C // nH)``,
+    so the weight needs no reordering.
+
+    Speed: the ``(nH, N, N)`` score matrix of one window is ~1.8 MB for Swin-T stage 1, but all
+    windows together are ~240 MB, and every pass over them (bias, mask, softmax) is bound by memory
+    bandwidth. The windows are therefore processed one at a time in a ``tf.map_fn`` loop (qkv
+    projection, scores, softmax and values), so each window's scores stay in cache. The arithmetic
+    is the official one, in the official order.
     """
 
     def __init__(self, dim: int, window_size: Size3, num_heads: int, qkv_bias: bool = True, **kwargs) -> None:
@@ -39,23 +45,33 @@ class WindowAttention3D(keras.layers.Layer):
         bias = tf.gather(self.relative_position_bias_table, index)  # N, N, nH
         return tf.transpose(bias, [2, 0, 1])
 
+    def _attend(self, x: tf.Tensor, bias: tf.Tensor, mask: tf.Tensor | None) -> tf.Tensor:
+        """One window ``(N, C)`` -> ``(N, C)`` before ``proj``; ``mask`` is ``(N, N)`` or None."""
+        qkv = tf.reshape(self.qkv(x), [-1, 3, self.num_heads, self.head_dim])
+        q, k, v = tf.unstack(tf.transpose(qkv, [1, 2, 0, 3]))  # each nH, N, hd
+        attn = tf.matmul(q * self.scale, k, transpose_b=True) + bias
+        if mask is not None:
+            attn = attn + mask
+        out = tf.matmul(tf.nn.softmax(attn, axis=-1), v)  # nH, N, hd
+        return tf.reshape(tf.transpose(out, [1, 0, 2]), [-1, self.dim])
+
     def call(self, x: tf.Tensor, index: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
         """Args:
-        x: ``(B * nW, N, C)`` windows.
+        x: ``(B * nW, N, C)`` windows, ordered batch-major.
         index: ``(N, N)`` relative position index (the official ``[:N, :N]`` slice).
         mask: optional ``(nW, N, N)`` shift mask (0 / -100).
         """
-        shape = tf.shape(x)
-        b_, n = shape[0], shape[1]
-        qkv = tf.reshape(self.qkv(x), [b_, n, 3, self.num_heads, self.head_dim])
-        qkv = tf.transpose(qkv, [2, 0, 3, 1, 4])  # 3, B_, nH, N, hd
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        attn = tf.matmul(q * self.scale, k, transpose_b=True)  # B_, nH, N, N
-        attn = attn + self.relative_position_bias(index)[None]
-        if mask is not None:
-            nw = tf.shape(mask)[0]
-            attn = tf.reshape(attn, [b_ // nw, nw, self.num_heads, n, n]) + mask[None, :, None]
-            attn = tf.reshape(attn, [b_, self.num_heads, n, n])
-        attn = tf.nn.softmax(attn, axis=-1)
-        x = tf.transpose(tf.matmul(attn, v), [0, 2, 1, 3])  # B_, N, nH, hd
-        return self.proj(tf.reshape(x, [b_, n, self.dim]))
+        bias = self.relative_position_bias(index)
+        if mask is None:
+            out = tf.map_fn(
+                lambda w: self._attend(w, bias, None), x, parallel_iterations=2, fn_output_signature=x.dtype
+            )
+        else:
+            window_ids = tf.range(tf.shape(x)[0]) % tf.shape(mask)[0]
+            out = tf.map_fn(
+                lambda e: self._attend(e[0], bias, tf.gather(mask, e[1])),
+                (x, window_ids),
+                parallel_iterations=2,
+                fn_output_signature=x.dtype,
+            )
+        return self.proj(out)
