@@ -30,7 +30,8 @@ from tf_videoswin.recognizer import Recognizer3D
 logger = logging.getLogger(__name__)
 
 EXPORT_KINDS = ("classifier", "feature_extractor")
-VIDEO_SPEC = tf.TensorSpec([None, 3, None, None, None], tf.float32, name="video")
+# Unnamed, so that the signature's ``video`` placeholder hits the same trace as ``__call__``.
+VIDEO_SPEC = tf.TensorSpec([None, 3, None, None, None], tf.float32)
 
 
 class ExportError(RuntimeError):
@@ -59,7 +60,7 @@ def build_export_object(
             return model(video, training=training)["logits"]
 
         def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"logits": infer(video)}
+            return {"logits": call(video, training=False)}
 
     else:
         layers = [model.backbone]
@@ -73,14 +74,12 @@ def build_export_object(
             return tf.reduce_mean(backbone(video, training=training), axis=[2, 3, 4])
 
         def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
-            features = backbone_infer(video)
+            features = backbone(video, training=False)
             return {"features": features, "pooled": tf.reduce_mean(features, axis=[2, 3, 4])}
 
     # The signature calls the traced inference function, so the SavedModel holds each graph once.
-    infer = call.get_concrete_function(VIDEO_SPEC, training=False)
-    call.get_concrete_function(VIDEO_SPEC, training=True)
-    if not classifier:
-        backbone_infer = backbone.get_concrete_function(VIDEO_SPEC, training=False)
+    for training in (False, True):
+        call.get_concrete_function(VIDEO_SPEC, training=training)
     serving = tf.function(serve, input_signature=[VIDEO_SPEC]).get_concrete_function()
 
     obj = tf.train.Checkpoint()

@@ -1,8 +1,7 @@
-"""Linear and LayerNorm with PyTorch semantics and few graph ops.
+"""Variable holders for Linear and LayerNorm with PyTorch semantics.
 
-Keras' own ``Dense``/``LayerNormalization`` emit many shape and cast ops per call; with 24 blocks
-traced twice (training and inference) that alone pushes a SavedModel graph past several MB.
-Variable names and layouts stay the Keras ones (``kernel [in, out]``, ``bias``, ``gamma``, ``beta``).
+Variable names and layouts are the Keras ones (``kernel [in, out]``, ``bias``, ``gamma``,
+``beta``); the arithmetic lives in :mod:`tf_videoswin.functional`.
 """
 
 from __future__ import annotations
@@ -10,12 +9,13 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-#: PyTorch's ``nn.LayerNorm`` default; Keras' own default (1e-3) shifts Swin-T features by ~3e-3.
-LAYER_NORM_EPSILON = 1e-5
+from ..functional import LAYER_NORM_EPSILON
+from ..functional import layer_norm as _layer_norm
+from ..functional import linear as _linear
 
 
 class Linear(keras.layers.Layer):
-    """``y = x @ kernel + bias`` over the last axis of a tensor of any rank."""
+    """``y = x @ kernel + bias`` over the last axis (``nn.Linear`` with a transposed weight)."""
 
     def __init__(self, in_features: int, units: int, use_bias: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -28,17 +28,11 @@ class Linear(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        flat = x if x.shape.rank == 2 else tf.reshape(x, [-1, self.in_features])
-        y = tf.matmul(flat, self.kernel)
-        if self.bias is not None:
-            y = tf.nn.bias_add(y, self.bias)
-        if x.shape.rank == 2:
-            return y
-        return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [self.units]], axis=0))
+        return _linear(x, self.kernel, self.bias)
 
 
 class LayerNorm(keras.layers.Layer):
-    """LayerNorm over the last axis, biased variance, epsilon 1e-5 (``nn.LayerNorm``)."""
+    """LayerNorm over the last axis, epsilon 1e-5 (``nn.LayerNorm``)."""
 
     def __init__(self, dim: int, epsilon: float = LAYER_NORM_EPSILON, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -48,8 +42,7 @@ class LayerNorm(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-        return (x - mean) * (tf.math.rsqrt(variance + self.epsilon) * self.gamma) + self.beta
+        return _layer_norm(x, self.gamma, self.beta, self.epsilon)
 
 
 def layer_norm(dim: int, name: str) -> LayerNorm:
@@ -58,3 +51,8 @@ def layer_norm(dim: int, name: str) -> LayerNorm:
 
 def dense(in_dim: int, units: int, name: str, use_bias: bool = True) -> Linear:
     return Linear(in_dim, units, use_bias=use_bias, name=name)
+
+
+def value(variable: keras.Variable | None) -> tf.Tensor | None:
+    """The current value of a variable as a tensor (a read that gradients flow through)."""
+    return None if variable is None else tf.convert_to_tensor(variable)

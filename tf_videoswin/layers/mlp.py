@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..functional import gelu
 from .common import dense
 
 
@@ -18,5 +19,4 @@ class Mlp(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        # approximate=False: the tanh form moves Swin-T features by ~1e-3.
-        return self.fc2(tf.nn.gelu(self.fc1(x), approximate=False))
+        return self.fc2(gelu(self.fc1(x)))

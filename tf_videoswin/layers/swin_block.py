@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..window_ops import Size3, WindowGeometry, partition, reverse
-from .common import layer_norm
+from ..functional import BlockParams, swin_block
+from ..window_ops import Size3, WindowGeometry
+from .common import layer_norm, value
 from .drop_path import DropPath
 from .mlp import Mlp
 from .window_attention import WindowAttention3D
@@ -17,7 +18,8 @@ class SwinTransformerBlock3D(keras.layers.Layer):
 
     ``shifted`` is static (odd blocks of a stage); window, shift, padding and mask are runtime
     tensors computed once per stage (:func:`~tf_videoswin.window_ops.window_geometry`), because a
-    small feature map clips the window and drops the shift.
+    small feature map clips the window and drops the shift. The computation is the shared
+    :func:`~tf_videoswin.functional.swin_block`, called with this block's weights.
     """
 
     def __init__(
@@ -33,6 +35,7 @@ class SwinTransformerBlock3D(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.dim = dim
+        self.num_heads = num_heads
         self.shifted = shifted
         self.norm1 = layer_norm(dim, name="norm1")
         self.attn = WindowAttention3D(dim, window_size, num_heads, qkv_bias, name="attn")
@@ -41,24 +44,20 @@ class SwinTransformerBlock3D(keras.layers.Layer):
         self.mlp = Mlp(dim, int(dim * mlp_ratio), name="mlp")
         self.built = True
 
-    def attention_branch(self, x: tf.Tensor, geometry: WindowGeometry) -> tf.Tensor:
-        x = tf.pad(self.norm1(x), geometry.paddings)  # pad after norm1, as upstream
-        if self.shifted:
-            x = tf.roll(x, shift=-geometry.shift, axis=[1, 2, 3])
-        windows = self.attn(partition(x, geometry), geometry.index, geometry.mask if self.shifted else None)
-        x = reverse(windows, geometry)
-        if self.shifted:
-            x = tf.roll(x, shift=geometry.shift, axis=[1, 2, 3])
-        return tf.slice(x, [0, 0, 0, 0, 0], tf.concat([[-1], geometry.size, [-1]], axis=0))
-
-    def mlp_branch(self, x: tf.Tensor) -> tf.Tensor:
-        """``mlp(norm2(x))`` one (batch, time) slice at a time: the 4C-wide hidden activations of a
-        slice stay in cache instead of streaming ~77 MB through memory per op (Swin-T stage 1)."""
-        shape = tf.shape(x)
-        slices = tf.reshape(x, [shape[0] * shape[1], shape[2] * shape[3], self.dim])
-        out = tf.map_fn(lambda s: self.mlp(self.norm2(s)), slices, parallel_iterations=2)
-        return tf.reshape(out, shape)
+    def params(self) -> BlockParams:
+        return BlockParams(
+            value(self.norm1.gamma),
+            value(self.norm1.beta),
+            self.attn.params(),
+            value(self.norm2.gamma),
+            value(self.norm2.beta),
+            value(self.mlp.fc1.kernel),
+            value(self.mlp.fc1.bias),
+            value(self.mlp.fc2.kernel),
+            value(self.mlp.fc2.bias),
+        )
 
     def call(self, x: tf.Tensor, geometry: WindowGeometry, training: bool | None = None) -> tf.Tensor:
-        x = x + self.drop_path(self.attention_branch(x, geometry), training=training)
-        return x + self.drop_path(self.mlp_branch(x), training=training)
+        training = bool(training) and self.drop_path.rate > 0.0
+        rate = tf.constant(self.drop_path.rate, x.dtype)
+        return swin_block(x, geometry, self.params(), rate, self.num_heads, self.shifted, training)
