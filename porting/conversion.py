@@ -90,11 +90,12 @@ def read_metadata(export_dir: str | os.PathLike) -> dict | None:
 
 
 def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
     import tensorflow as tf
     import torch
 
     from tf_videoswin import __name__ as pkg
-    from importlib.metadata import PackageNotFoundError, version
 
     try:
         own = version("tf-videoswin")
@@ -132,7 +133,11 @@ def build_metadata(cfg: VariantConfig, sha256: str, report: parity.ParityReport,
         },
         "dataset": cfg.dataset,
         "pretrain": cfg.pretrain,
-        "accuracy": {"top1": cfg.top1, "top5": cfg.top5, "source": "official README (Video-Swin-Transformer)"},
+        "accuracy": {
+            "top1": cfg.top1,
+            "top5": cfg.top5,
+            "source": "official README (Video-Swin-Transformer)",
+        },
         "input": {
             "name": "video",
             "shape": [None, 3, None, None, None],
@@ -142,10 +147,16 @@ def build_metadata(cfg: VariantConfig, sha256: str, report: parity.ParityReport,
             "test_pipeline": dataclasses.asdict(pre),
         },
         "outputs": {
-            "classifier": {"__call__": "logits [B, num_classes]", "serving_default": {"logits": "[B, num_classes]"}},
+            "classifier": {
+                "__call__": "logits [B, num_classes]",
+                "serving_default": {"logits": "[B, num_classes]"},
+            },
             "feature_extractor": {
                 "__call__": "pooled [B, num_features]",
-                "serving_default": {"features": "[B, num_features, T/2, H/32, W/32]", "pooled": "[B, num_features]"},
+                "serving_default": {
+                    "features": "[B, num_features, T/2, H/32, W/32]",
+                    "pooled": "[B, num_features]",
+                },
             },
         },
         "parity": report.as_dict(),
@@ -155,7 +166,9 @@ def build_metadata(cfg: VariantConfig, sha256: str, report: parity.ParityReport,
     }
 
 
-def verify_reload(export_dir: Path, tf_model, shapes, tolerance: float = RELOAD_TOLERANCE) -> dict[str, float]:
+def verify_reload(
+    export_dir: Path, tf_model, shapes, tolerance: float = RELOAD_TOLERANCE
+) -> dict[str, float]:
     """Reload both SavedModels and compare their signature and ``__call__`` with the Keras model."""
     import tensorflow as tf
 
@@ -166,25 +179,36 @@ def verify_reload(export_dir: Path, tf_model, shapes, tolerance: float = RELOAD_
         expected = {k: v.numpy() for k, v in tf_model(video, training=False).items()}
         got = {
             "classifier.serving_default.logits": (
-                loaded["classifier"].signatures["serving_default"](video=video)["logits"], expected["logits"]),
+                loaded["classifier"].signatures["serving_default"](video=video)["logits"],
+                expected["logits"],
+            ),
             "classifier.__call__": (loaded["classifier"](video, training=False), expected["logits"]),
         }
         fe = loaded["feature_extractor"].signatures["serving_default"](video=video)
         got["feature_extractor.serving_default.features"] = (fe["features"], expected["features"])
         got["feature_extractor.serving_default.pooled"] = (fe["pooled"], expected["pooled"])
-        got["feature_extractor.__call__"] = (loaded["feature_extractor"](video, training=False), expected["pooled"])
+        got["feature_extractor.__call__"] = (
+            loaded["feature_extractor"](video, training=False),
+            expected["pooled"],
+        )
         for name, (actual, ref) in got.items():
             actual = actual.numpy()
             if actual.shape != ref.shape:
-                raise RuntimeError(f"reloaded {name} has shape {actual.shape}, expected {ref.shape} at {shape}")
+                raise RuntimeError(
+                    f"reloaded {name} has shape {actual.shape}, expected {ref.shape} at {shape}"
+                )
             diff = float(np.abs(actual - ref).max())
             worst[name] = max(worst.get(name, 0.0), diff)
             if not diff <= tolerance:
-                raise RuntimeError(f"reloaded {name} differs by {diff:.3e} (> {tolerance:g}) at input {shape}")
+                raise RuntimeError(
+                    f"reloaded {name} differs by {diff:.3e} (> {tolerance:g}) at input {shape}"
+                )
     return worst
 
 
-def write_exports(tf_model, cfg: VariantConfig, target: Path, metadata_fn, overwrite: bool) -> dict[str, float]:
+def write_exports(
+    tf_model, cfg: VariantConfig, target: Path, metadata_fn, overwrite: bool
+) -> dict[str, float]:
     """Write classifier + feature_extractor + metadata into ``target`` atomically; verify reload."""
     from .model_card import render_model_card
 
@@ -226,10 +250,13 @@ def convert(
             report = parity.ParityReport((), tuple(parity_shape))
             return ConversionResult(cfg.name, target, sha256, report, PortReport(), {}, 0.0, skipped=True)
         raise FileExistsError(
-            f"{target} already holds an export of another checkpoint or format; pass --overwrite to replace it"
+            f"{target} already holds an export of another checkpoint or format; "
+            "pass --overwrite to replace it"
         )
     if export and target.exists() and not overwrite and existing is None:
-        raise FileExistsError(f"{target} exists and is not an export of this tool; pass --overwrite to replace it")
+        raise FileExistsError(
+            f"{target} exists and is not an export of this tool; pass --overwrite to replace it"
+        )
 
     state_dict = load_and_check(checkpoint, cfg, trust_checkpoint)
     tf_model, torch_model, port_report = build_models(state_dict, cfg)

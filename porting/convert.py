@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convert.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="variants: " + ", ".join(VARIANTS) + "\nexit codes: 0 ok, 1 parity failure, 2 bad input or I/O error",
+        epilog="variants: "
+        + ", ".join(VARIANTS)
+        + "\nexit codes: 0 ok, 1 parity failure, 2 bad input or I/O error",
     )
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--variant", help="upstream variant name (see the list below)")
@@ -37,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--checkpoint", type=Path, help="local .pth file (default: download the official one)")
     p.add_argument("--output-dir", type=Path, default=Path("exports"), help="export root (default: exports)")
-    p.add_argument("--cache-dir", type=Path, help="download cache (default: $VIDEOSWIN_CACHE or ~/.cache/...)")
+    p.add_argument(
+        "--cache-dir", type=Path, help="download cache (default: $VIDEOSWIN_CACHE or ~/.cache/...)"
+    )
     p.add_argument("--sha256", help="expected sha256 of the checkpoint; a mismatch is an error")
     p.add_argument(
         "--trust-checkpoint",
@@ -98,9 +102,11 @@ def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = 
 
 def _report(result) -> None:
     if result.skipped:
-        print(f"{result.export_dir} is up to date (checkpoint sha256 {result.checkpoint_sha256[:16]}...)")
+        digest = result.checkpoint_sha256[:16]
+        print(f"{result.export_dir} is up to date (checkpoint sha256 {digest}...)")
         return
-    print(f"port: {len(result.port.assigned)} variables assigned, {len(result.port.ignored)} derived keys checked")
+    port = result.port
+    print(f"port: {len(port.assigned)} variables assigned, {len(port.ignored)} derived keys checked")
     print(f"parity vs reference_torch on {list(result.parity.input_shape)}:")
     print(result.parity.format())
     if result.export_dir is not None:
@@ -113,7 +119,9 @@ def _report(result) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
     if len(args.parity_shape) != 5 or args.parity_shape[1] != 3 or min(args.parity_shape) < 1:
         parser.error(f"--parity-shape must be B,3,T,H,W with positive sizes, got {args.parity_shape}")
     if args.variant is not None:
@@ -124,15 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.all is not None and args.checkpoint is not None:
         parser.error("--checkpoint goes with --variant; --all reads <variant>.pth files from a directory")
 
+    from porting.checks import CheckpointMismatchError
     from porting.conversion import ParityError
     from porting.download import DownloadError
-    from reference_torch.checkpoint import CheckpointError
-    from porting.checks import CheckpointMismatchError
     from porting.engine import PortingError
+    from reference_torch.checkpoint import CheckpointError
 
     input_errors = (
-        CheckpointError, CheckpointMismatchError, PortingError, DownloadError,
-        FileNotFoundError, FileExistsError, ValueError, OSError,
+        CheckpointError,
+        CheckpointMismatchError,
+        PortingError,
+        DownloadError,
+        FileNotFoundError,
+        FileExistsError,
+        ValueError,
+        OSError,
     )
     if args.variant is not None:
         try:
@@ -155,8 +169,10 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
         return EXIT_INPUT
     found = [(name, args.all / f"{name}.pth") for name in VARIANTS if (args.all / f"{name}.pth").is_file()]
     if not found:
-        print(f"error: no <variant>.pth files in {args.all}; expected names like {next(iter(VARIANTS))}.pth",
-              file=sys.stderr)
+        print(
+            f"error: no <variant>.pth files in {args.all}; expected names like {next(iter(VARIANTS))}.pth",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
     rows, code = [], EXIT_OK
     for name, path in found:

@@ -43,10 +43,13 @@ def obtain_checkpoint(name: str, cache_dir: Path | None) -> tuple[Path, bool]:
         path, _ = fetch_checkpoint(get_variant(name).url, cache_dir)
         return path, False
     except DownloadError as e:
-        print(f"\n{BANNER}\nOFFLINE: the official checkpoint could not be downloaded ({e}).\n"
-              "Using a SYNTHETIC checkpoint instead: official layout, RANDOM weights. Every step below runs\n"
-              "for real, but the predictions are MEANINGLESS. Run again with network access (or\n"
-              f"--checkpoint) for the real model.\n{BANNER}\n", flush=True)
+        print(
+            f"\n{BANNER}\nOFFLINE: the official checkpoint could not be downloaded ({e}).\n"
+            "Using a SYNTHETIC checkpoint instead: official layout, RANDOM weights. Every step below runs\n"
+            "for real, but the predictions are MEANINGLESS. Run again with network access (or\n"
+            f"--checkpoint) for the real model.\n{BANNER}\n",
+            flush=True,
+        )
     path = (cache_dir or default_cache_dir()) / "synthetic" / f"{name}_synthetic_seed0.pth"
     if not path.is_file():
         write_synthetic_checkpoint(name, path, seed=0)
@@ -54,8 +57,11 @@ def obtain_checkpoint(name: str, cache_dir: Path | None) -> tuple[Path, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m porting.demo", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m porting.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--variant", default="swin_tiny_patch244_window877_kinetics400_1k", choices=list(VARIANTS))
     p.add_argument("--checkpoint", type=Path, help="use this .pth instead of downloading")
     p.add_argument("--output-dir", type=Path, default=Path("exports"))
@@ -70,8 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"checkpoint: {checkpoint}{'  (SYNTHETIC, random weights)' if synthetic else ''}", flush=True)
 
     print("== 2/4 convert, check parity against reference_torch, export (porting/convert.py)", flush=True)
-    cmd = [sys.executable, str(Path(__file__).with_name("convert.py")), "--variant", args.variant,
-           "--checkpoint", str(checkpoint), "--output-dir", str(args.output_dir), "--overwrite"]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).with_name("convert.py")),
+        "--variant",
+        args.variant,
+        "--checkpoint",
+        str(checkpoint),
+        "--output-dir",
+        str(args.output_dir),
+        "--overwrite",
+    ]
     print("$ " + " ".join(cmd), flush=True)
     code = subprocess.call(cmd)
     if code != 0:
@@ -96,8 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     features = hub.KerasLayer(str(export / "feature_extractor"))(moving_square_clip(16, 112))
     print(f"  pooled features: shape {tuple(features.shape)}")
     if synthetic:
-        print(f"\n{BANNER}\nDone, on a SYNTHETIC checkpoint: the pipeline works; the predictions above mean nothing.\n"
-              f"{BANNER}")
+        print(
+            f"\n{BANNER}\nDone, on a SYNTHETIC checkpoint: the pipeline works; "
+            "the predictions above mean nothing.\n"
+            f"{BANNER}"
+        )
     else:
         print(f"\nDone. Exports in {export}")
     return 0

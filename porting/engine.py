@@ -31,7 +31,9 @@ def named_variables(layer: keras.layers.Layer, prefix: str = "") -> Iterator[tup
         if isinstance(value, keras.layers.Layer):
             children.append((attr, value))
         elif isinstance(value, Sequence) and not isinstance(value, str):
-            children.extend((f"{attr}.{i}", v) for i, v in enumerate(value) if isinstance(v, keras.layers.Layer))
+            children.extend(
+                (f"{attr}.{i}", v) for i, v in enumerate(value) if isinstance(v, keras.layers.Layer)
+            )
     owned_by_children = {id(v) for _, child in children for v in child.weights}
     for v in layer.weights:
         if id(v) not in owned_by_children:

@@ -91,7 +91,9 @@ def build_export_object(
     return obj, serving
 
 
-def save_export(model: Recognizer3D, kind: str, path: str | os.PathLike, labels: list[str] | None = None) -> None:
+def save_export(
+    model: Recognizer3D, kind: str, path: str | os.PathLike, labels: list[str] | None = None
+) -> None:
     """Write one SavedModel to ``path`` (which must not exist yet)."""
     path = Path(path)
     labels_path = None

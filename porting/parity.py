@@ -58,7 +58,7 @@ class ParityReport:
         for r in self.rows:
             status = "ok" if r.ok else f"FAIL (> {r.tolerance:g})"
             lines.append(
-                f"{r.name:<{width}}  {str(list(r.shape)):<22} {r.max_abs:>10.3e} {r.mean_abs:>10.3e}  {status}"
+                f"{r.name:<{width}}  {list(r.shape)!s:<22} {r.max_abs:>10.3e} {r.mean_abs:>10.3e}  {status}"
             )
         return "\n".join(lines)
 
@@ -100,8 +100,10 @@ def torch_outputs(torch_model, video: np.ndarray, intermediates: bool = False) -
         names.append("norm")
         modules = dict(torch_model.backbone.named_modules())
         for name in names:
+
             def hook(_m, _inp, out, name=name):
                 captured[name] = out.detach().numpy()
+
             handles.append(modules[name].register_forward_hook(hook))
     try:
         with torch.no_grad():

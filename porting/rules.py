@@ -45,16 +45,24 @@ RULES: tuple[Rule, ...] = (
     Rule(r"backbone\.patch_embed\.proj\.weight", "backbone.patch_embed.proj.kernel", conv3d_kernel),
     Rule(r"backbone\.patch_embed\.proj\.bias", "backbone.patch_embed.proj.bias", identity),
     # Swin blocks: qkv stays fused (see WindowAttention3D), Linear weights transposed.
-    Rule(rf"({_BLOCK})\.attn\.relative_position_bias_table", r"\1.attn.relative_position_bias_table", identity),
+    Rule(
+        rf"({_BLOCK})\.attn\.relative_position_bias_table", r"\1.attn.relative_position_bias_table", identity
+    ),
     Rule(rf"({_BLOCK})\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.weight", r"\1.\2.kernel", linear_kernel),
     Rule(rf"({_BLOCK})\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.bias", r"\1.\2.bias", identity),
     # PatchMerging: Linear without bias.
     Rule(rf"({_STAGE})\.downsample\.reduction\.weight", r"\1.downsample.reduction.kernel", linear_kernel),
     # Every LayerNorm: weight -> gamma, bias -> beta.
-    Rule(r"(backbone(?:\.patch_embed|\.layers\.\d+\.(?:blocks\.\d+|downsample))?)\.(norm|norm1|norm2)\.weight",
-         r"\1.\2.gamma", identity),
-    Rule(r"(backbone(?:\.patch_embed|\.layers\.\d+\.(?:blocks\.\d+|downsample))?)\.(norm|norm1|norm2)\.bias",
-         r"\1.\2.beta", identity),
+    Rule(
+        r"(backbone(?:\.patch_embed|\.layers\.\d+\.(?:blocks\.\d+|downsample))?)\.(norm|norm1|norm2)\.weight",
+        r"\1.\2.gamma",
+        identity,
+    ),
+    Rule(
+        r"(backbone(?:\.patch_embed|\.layers\.\d+\.(?:blocks\.\d+|downsample))?)\.(norm|norm1|norm2)\.bias",
+        r"\1.\2.beta",
+        identity,
+    ),
     # I3D head.
     Rule(r"cls_head\.fc_cls\.weight", "cls_head.fc_cls.kernel", linear_kernel),
     Rule(r"cls_head\.fc_cls\.bias", "cls_head.fc_cls.bias", identity),

@@ -32,11 +32,18 @@ def synthetic_checkpoint(variant: str | VariantConfig, seed: int = 0) -> dict:
             # Unit-scale noise everywhere (LayerNorm gains around 1) so every path carries signal.
             noise = torch.randn(value.shape, generator=generator)
             fan_in = value[0].numel() if value.ndim > 1 else 1
-            value = 1.0 + 0.2 * noise if key.endswith(("norm.weight", "norm1.weight", "norm2.weight")) else (
-                noise / fan_in**0.5 if value.ndim > 1 else 0.2 * noise
+            value = (
+                1.0 + 0.2 * noise
+                if key.endswith(("norm.weight", "norm1.weight", "norm2.weight"))
+                else (noise / fan_in**0.5 if value.ndim > 1 else 0.2 * noise)
             )
         state_dict[key] = value.contiguous()
-    meta = {"synthetic": True, "variant": cfg.name, "seed": seed, "note": "random weights, not a trained model"}
+    meta = {
+        "synthetic": True,
+        "variant": cfg.name,
+        "seed": seed,
+        "note": "random weights, not a trained model",
+    }
     return {"meta": meta, "state_dict": state_dict}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -37,13 +38,14 @@ def load_checkpoint_file(path: str | os.PathLike, trust_checkpoint: bool = False
     try:
         obj = torch.load(path, map_location="cpu", weights_only=not trust_checkpoint)
     except pickle.UnpicklingError as e:
-        if not trust_checkpoint and "weights_only" in str(e).lower().replace(" ", "_"):
+        global_name = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
+        if not trust_checkpoint and global_name:
             raise CheckpointError(
-                f"{path} contains Python objects beyond tensors and plain containers, so it cannot be loaded "
-                "with torch.load(weights_only=True). If you trust its origin, pass --trust-checkpoint "
-                "to unpickle it fully (this can run arbitrary code)."
+                f"{path} pickles the Python object {global_name.group(1)}, so it cannot be loaded with "
+                "torch.load(weights_only=True). If you trust its origin, pass --trust-checkpoint to "
+                "unpickle it fully (this can run arbitrary code)."
             ) from e
-        raise CheckpointError(f"checkpoint is corrupt (unpickling failed): {path}: {e}") from e
+        raise CheckpointError(f"checkpoint is truncated or corrupt: {path} (unpickling failed)") from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
         raise CheckpointError(
             f"checkpoint is truncated or corrupt: {path} ({type(e).__name__}: {str(e).splitlines()[0]})"
@@ -71,7 +73,9 @@ def extract_state_dict(obj: Mapping) -> OrderedDict[str, torch.Tensor]:
     return state_dict
 
 
-def load_state_dict(path: str | os.PathLike, trust_checkpoint: bool = False) -> OrderedDict[str, torch.Tensor]:
+def load_state_dict(
+    path: str | os.PathLike, trust_checkpoint: bool = False
+) -> OrderedDict[str, torch.Tensor]:
     """The state_dict of an official checkpoint file (``backbone.*``, ``cls_head.*`` keys)."""
     state_dict = extract_state_dict(load_checkpoint_file(path, trust_checkpoint))
     logger.info("loaded %d tensors from %s", len(state_dict), path)

@@ -125,7 +125,7 @@ class SwinTransformerBlock3D(nn.Module):
         super().__init__()
         self.window_size = tuple(window_size)
         self.shift_size = tuple(shift_size)
-        for s, w in zip(self.shift_size, self.window_size):
+        for s, w in zip(self.shift_size, self.window_size, strict=True):
             if not 0 <= s < w:
                 raise ValueError(f"shift_size {shift_size} must lie in [0, window_size {window_size})")
         self.norm1 = nn.LayerNorm(dim)
@@ -278,7 +278,7 @@ class SwinTransformer3D(nn.Module):
         self.pos_drop = nn.Dropout(p=drop_rate)
         dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
         self.layers = nn.ModuleList()
-        for i, (depth, heads) in enumerate(zip(depths, num_heads)):
+        for i, (depth, heads) in enumerate(zip(depths, num_heads, strict=True)):
             start = sum(depths[:i])
             self.layers.append(
                 BasicLayer(

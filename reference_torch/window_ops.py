@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 Size3 = tuple[int, int, int]
@@ -54,7 +52,7 @@ def relative_position_index(window_size: Size3) -> torch.Tensor:
 
 def padded_size(size: Size3, window_size: Size3) -> Size3:
     """Each axis rounded up to a multiple of the (clipped) window."""
-    return tuple(int(math.ceil(s / w)) * w for s, w in zip(size, window_size))
+    return tuple(-(-s // w) * w for s, w in zip(size, window_size, strict=True))
 
 
 def compute_mask(padded: Size3, window_size: Size3, shift_size: Size3, device: torch.device) -> torch.Tensor:
@@ -66,7 +64,7 @@ def compute_mask(padded: Size3, window_size: Size3, shift_size: Size3, device: t
     img_mask = torch.zeros((1, *padded, 1), device=device)
     label = 0
     slices = [
-        (slice(-w), slice(-w, -s), slice(-s, None)) for w, s in zip(window_size, shift_size)
+        (slice(-w), slice(-w, -s), slice(-s, None)) for w, s in zip(window_size, shift_size, strict=True)
     ]
     for sd in slices[0]:
         for sh in slices[1]:

@@ -84,3 +84,14 @@ def tiny_checkpoint(checkpoint_dir, golden_gen) -> Path:
     if not path.exists():
         torch.save(golden_gen.generate_checkpoint(TINY, 0), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory, tiny_checkpoint) -> Path:
+    """``exports/<tiny>`` written by ``porting/convert.py`` from the synthetic checkpoint."""
+    from porting import convert
+
+    out = tmp_path_factory.mktemp("exports")
+    code = convert.main(["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)])
+    assert code == 0
+    return out / TINY

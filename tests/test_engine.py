@@ -32,7 +32,9 @@ def test_missing_key_is_listed_and_nothing_assigned(tiny_sd):
     del sd["backbone.layers.2.blocks.3.mlp.fc1.bias"]
     model = build_model(TINY)
     before = _model_snapshot(model)
-    with pytest.raises(PortingError, match=r"unassigned.*\n.*backbone\.layers\.2\.blocks\.3\.mlp\.fc1\.bias \[1536\]"):
+    with pytest.raises(
+        PortingError, match=r"unassigned.*\n.*backbone\.layers\.2\.blocks\.3\.mlp\.fc1\.bias \[1536\]"
+    ):
         port_weights(sd, model)
     _assert_untouched(model, before)
 
@@ -40,14 +42,19 @@ def test_missing_key_is_listed_and_nothing_assigned(tiny_sd):
 def test_unexpected_key_is_listed(tiny_sd):
     sd = OrderedDict(tiny_sd)
     sd["backbone.absolute_pos_embed"] = np.zeros((1, 96), np.float32)
-    with pytest.raises(PortingError, match=r"unexpected state_dict keys.*\n\s+backbone\.absolute_pos_embed \[1, 96\]"):
+    with pytest.raises(
+        PortingError, match=r"unexpected state_dict keys.*\n\s+backbone\.absolute_pos_embed \[1, 96\]"
+    ):
         port_weights(sd, build_model(TINY))
 
 
 def test_shape_mismatch_is_listed(tiny_sd):
     sd = OrderedDict(tiny_sd)
     sd["cls_head.fc_cls.weight"] = np.zeros((10, 768), np.float32)
-    with pytest.raises(PortingError, match=r"cls_head\.fc_cls\.weight \[10, 768\] -> cls_head\.fc_cls\.kernel expects \[768, 400\]"):
+    with pytest.raises(
+        PortingError,
+        match=r"cls_head\.fc_cls\.weight \[10, 768\] -> cls_head\.fc_cls\.kernel expects \[768, 400\]",
+    ):
         port_weights(sd, build_model(TINY))
 
 

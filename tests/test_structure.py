@@ -38,8 +38,12 @@ def test_port_accounts_for_every_key_and_variable(name, synthetic_state_dict):
     assert sorted(t for _, t, _ in report.assigned) == sorted(variables)
     assert checks.verify_relative_position_index(state_dict, cfg) == len(index_keys) == sum(cfg.depths)
     assert checks.candidate_variants(state_dict) == (
-        [n for n, c in VARIANTS.items() if (c.embed_dim, c.depths, c.window_size, c.num_classes)
-         == (cfg.embed_dim, cfg.depths, cfg.window_size, cfg.num_classes)]
+        [
+            n
+            for n, c in VARIANTS.items()
+            if (c.embed_dim, c.depths, c.window_size, c.num_classes)
+            == (cfg.embed_dim, cfg.depths, cfg.window_size, cfg.num_classes)
+        ]
     )
     # Spot-check one transform per kind against the source tensor.
     qkv = state_dict["backbone.layers.0.blocks.0.attn.qkv.weight"]

@@ -55,7 +55,9 @@ def test_geometry_partition_matches_pure_function():
         ops.partition(padded, geometry).numpy(), ops.window_partition(padded, geometry.window).numpy()
     )
     assert tuple(geometry.index.shape) == (8 * 7 * 7, 8 * 7 * 7)
-    np.testing.assert_array_equal(ops.reverse(ops.partition(padded, geometry), geometry).numpy(), padded.numpy())
+    np.testing.assert_array_equal(
+        ops.reverse(ops.partition(padded, geometry), geometry).numpy(), padded.numpy()
+    )
 
 
 def test_clipped_window_uses_top_left_slice_of_full_index():

@@ -30,7 +30,9 @@ def linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> tf
     return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [units]], axis=0))
 
 
-def layer_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON) -> tf.Tensor:
+def layer_norm(
+    x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON
+) -> tf.Tensor:
     """LayerNorm over the last axis with the biased variance, as ``nn.LayerNorm``."""
     mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
     return (x - mean) * (tf.math.rsqrt(variance + epsilon) * gamma) + beta
@@ -135,8 +137,9 @@ def swin_block(
     y = tf.pad(layer_norm(x, params.norm1_gamma, params.norm1_beta), geometry.paddings)
     if shifted:
         y = tf.roll(y, shift=-geometry.shift, axis=[1, 2, 3])
-    y = window_attention(partition(y, geometry), geometry.index, geometry.mask if shifted else None,
-                         params.attn, num_heads)
+    y = window_attention(
+        partition(y, geometry), geometry.index, geometry.mask if shifted else None, params.attn, num_heads
+    )
     y = reverse(y, geometry)
     if shifted:
         y = tf.roll(y, shift=geometry.shift, axis=[1, 2, 3])

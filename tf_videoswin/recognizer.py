@@ -33,7 +33,9 @@ class Recognizer3D(keras.Model):
             patch_norm=variant.patch_norm,
             name="backbone",
         )
-        self.cls_head = I3DHead(variant.num_classes, variant.num_features, variant.head_dropout, name="cls_head")
+        self.cls_head = I3DHead(
+            variant.num_classes, variant.num_features, variant.head_dropout, name="cls_head"
+        )
         self.built = True
 
     def call(self, video: tf.Tensor, training: bool | None = None) -> dict[str, tf.Tensor]:

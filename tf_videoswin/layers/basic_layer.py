@@ -55,7 +55,9 @@ class BasicLayer(keras.layers.Layer):
         self.downsample = PatchMerging(dim, name="downsample") if downsample else None
         self.built = True
 
-    def call(self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None) -> tf.Tensor:
+    def call(
+        self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None
+    ) -> tf.Tensor:
         """``on_output(name, tensor)``, if given, receives every block's output."""
         geometry = window_geometry(x, self.window_size, self.shift_size)
         for blk in self.blocks:

@@ -22,7 +22,9 @@ class Linear(keras.layers.Layer):
         self.in_features = in_features
         self.units = units
         self.kernel = self.add_weight(
-            shape=(in_features, units), initializer=keras.initializers.TruncatedNormal(stddev=0.02), name="kernel"
+            shape=(in_features, units),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="kernel",
         )
         self.bias = self.add_weight(shape=(units,), initializer="zeros", name="bias") if use_bias else None
         self.built = True

@@ -18,7 +18,11 @@ class PatchEmbed3D(keras.layers.Layer):
     """
 
     def __init__(
-        self, patch_size: Size3 = (2, 4, 4), in_chans: int = 3, embed_dim: int = 96, patch_norm: bool = True,
+        self,
+        patch_size: Size3 = (2, 4, 4),
+        in_chans: int = 3,
+        embed_dim: int = 96,
+        patch_norm: bool = True,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -34,7 +38,9 @@ class PatchEmbed3D(keras.layers.Layer):
         pd, ph, pw = self.patch_size
         shape = tf.shape(x)
         d, h, w = shape[2], shape[3], shape[4]
-        x = tf.pad(x, [[0, 0], [0, 0], [0, (pd - d % pd) % pd], [0, (ph - h % ph) % ph], [0, (pw - w % pw) % pw]])
+        x = tf.pad(
+            x, [[0, 0], [0, 0], [0, (pd - d % pd) % pd], [0, (ph - h % ph) % ph], [0, (pw - w % pw) % pw]]
+        )
         nd, nh, nw = (d + pd - 1) // pd, (h + ph - 1) // ph, (w + pw - 1) // pw
         x = tf.reshape(x, [shape[0], self.in_chans, nd, pd, nh, ph, nw, pw])
         x = tf.transpose(x, [0, 2, 4, 6, 3, 5, 7, 1])  # B, nd, nh, nw, pd, ph, pw, in

@@ -63,20 +63,24 @@ class SwinTransformer3D(keras.layers.Layer):
                 downsample=i < len(depths) - 1,
                 name=f"layers.{i}",
             )
-            for i, (depth, heads) in enumerate(zip(depths, num_heads))
+            for i, (depth, heads) in enumerate(zip(depths, num_heads, strict=True))
         ]
         self.num_features = embed_dim * 2 ** (len(depths) - 1)
         self.norm = layer_norm(self.num_features, name="norm")
         self.built = True
 
-    def call(self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None) -> tf.Tensor:
+    def call(
+        self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None
+    ) -> tf.Tensor:
         """``on_output(name, tensor)``, if given, receives the output of every block and stage, named
         by official module path and laid out like the official module's output."""
         x = self.patch_embed(x)
         if on_output is not None:
             on_output("patch_embed", tf.transpose(x, [0, 4, 1, 2, 3]))
         for i, layer in enumerate(self.layers):
-            block_hook = None if on_output is None else functools.partial(_prefixed, on_output, f"layers.{i}.")
+            block_hook = (
+                None if on_output is None else functools.partial(_prefixed, on_output, f"layers.{i}.")
+            )
             x = layer(x, training=training, on_output=block_hook)
             if on_output is not None:
                 on_output(f"layers.{i}", tf.transpose(x, [0, 4, 1, 2, 3]))

@@ -42,5 +42,5 @@ class WindowAttention3D(keras.layers.Layer):
         )
 
     def call(self, x: tf.Tensor, index: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
-        """``x`` ``(B * nW, N, C)``; ``index`` the ``(N, N)`` slice in use; ``mask`` ``(nW, N, N)`` or None."""
+        """``x`` ``(B * nW, N, C)``; ``index`` the ``(N, N)`` slice in use; ``mask`` ``(nW, N, N)``."""
         return window_attention(x, index, mask, self.params(), self.num_heads)
