@@ -25,7 +25,7 @@ METADATA_FILE = "videoswin_metadata.json"
 FORMAT_VERSION = 1
 #: Reloaded SavedModels must reproduce the in-memory Keras model to float32 round-off.
 RELOAD_TOLERANCE = 1e-6
-#: A second shape, different from the parity shape, to prove the export is shape-dynamic.
+#: A second shape, different from the parity shape and never traced: the export must be shape-dynamic.
 RELOAD_CHECK_SHAPE = (2, 3, 10, 64, 96)
 
 
@@ -39,6 +39,10 @@ class ParityError(RuntimeError):
             f"parity check failed: {row.name} differs by {row.max_abs:.3e} (> {row.tolerance:g})\n"
             + report.format()
         )
+
+
+class ExportCheckError(RuntimeError):
+    """A written SavedModel does not reproduce what it was exported from."""
 
 
 @dataclasses.dataclass
@@ -166,57 +170,64 @@ def build_metadata(cfg: VariantConfig, sha256: str, report: parity.ParityReport,
     }
 
 
-def verify_reload(
-    export_dir: Path, tf_model, shapes, tolerance: float = RELOAD_TOLERANCE
-) -> dict[str, float]:
-    """Reload both SavedModels and compare their signature and ``__call__`` with the Keras model."""
+@dataclasses.dataclass(frozen=True)
+class ReloadCase:
+    """An input, the outputs the reloaded exports must give for it, and how close."""
+
+    name: str
+    video: np.ndarray
+    expected: dict[str, np.ndarray]  # logits, features, pooled
+    tolerance: float
+    check_call: bool = True  # also compare ``__call__``, not only ``serving_default``
+
+
+def verify_reload(export_dir: Path, cases: list[ReloadCase]) -> dict[str, float]:
+    """Reload both SavedModels and compare signatures (and ``__call__``) with expected outputs."""
     import tensorflow as tf
 
     worst: dict[str, float] = {}
-    loaded = {kind: tf.saved_model.load(str(export_dir / kind)) for kind in EXPORT_KINDS}
-    for shape in shapes:
-        video = tf.constant(parity.parity_input(shape, seed=1))
-        expected = {k: v.numpy() for k, v in tf_model(video, training=False).items()}
+    classifier = tf.saved_model.load(str(export_dir / "classifier"))
+    extractor = tf.saved_model.load(str(export_dir / "feature_extractor"))
+    for case in cases:
+        video = tf.constant(case.video)
+        fe = extractor.signatures["serving_default"](video=video)
         got = {
             "classifier.serving_default.logits": (
-                loaded["classifier"].signatures["serving_default"](video=video)["logits"],
-                expected["logits"],
+                classifier.signatures["serving_default"](video=video)["logits"],
+                "logits",
             ),
-            "classifier.__call__": (loaded["classifier"](video, training=False), expected["logits"]),
+            "feature_extractor.serving_default.features": (fe["features"], "features"),
+            "feature_extractor.serving_default.pooled": (fe["pooled"], "pooled"),
         }
-        fe = loaded["feature_extractor"].signatures["serving_default"](video=video)
-        got["feature_extractor.serving_default.features"] = (fe["features"], expected["features"])
-        got["feature_extractor.serving_default.pooled"] = (fe["pooled"], expected["pooled"])
-        got["feature_extractor.__call__"] = (
-            loaded["feature_extractor"](video, training=False),
-            expected["pooled"],
-        )
-        for name, (actual, ref) in got.items():
-            actual = actual.numpy()
+        if case.check_call:
+            got["classifier.__call__"] = (classifier(video, training=False), "logits")
+            got["feature_extractor.__call__"] = (extractor(video, training=False), "pooled")
+        for name, (actual, key) in got.items():
+            actual, ref = actual.numpy(), case.expected[key]
             if actual.shape != ref.shape:
-                raise RuntimeError(
-                    f"reloaded {name} has shape {actual.shape}, expected {ref.shape} at {shape}"
+                raise ExportCheckError(
+                    f"reloaded {name} has shape {actual.shape}, expected {ref.shape} ({case.name})"
                 )
             diff = float(np.abs(actual - ref).max())
-            worst[name] = max(worst.get(name, 0.0), diff)
-            if not diff <= tolerance:
-                raise RuntimeError(
-                    f"reloaded {name} differs by {diff:.3e} (> {tolerance:g}) at input {shape}"
+            worst[f"{name}@{case.name}"] = diff
+            if not diff <= case.tolerance:
+                raise ExportCheckError(
+                    f"reloaded {name} differs by {diff:.3e} (> {case.tolerance:g}) on {case.name}"
                 )
     return worst
 
 
 def write_exports(
-    tf_model, cfg: VariantConfig, target: Path, metadata_fn, overwrite: bool
+    tf_model, cfg: VariantConfig, target: Path, metadata_fn, overwrite: bool, cases: list[ReloadCase]
 ) -> dict[str, float]:
     """Write classifier + feature_extractor + metadata into ``target`` atomically; verify reload."""
     from .model_card import render_model_card
 
+    labels = load_labels(cfg)
     with atomic_directory(target, overwrite=overwrite) as tmp:
-        save_export(tf_model, "classifier", tmp / "classifier", labels=load_labels(cfg))
+        save_export(tf_model, "classifier", tmp / "classifier", labels=labels)
         save_export(tf_model, "feature_extractor", tmp / "feature_extractor")
-        shapes = [parity.DEFAULT_PARITY_SHAPE, RELOAD_CHECK_SHAPE]
-        reload_max_abs = verify_reload(tmp, tf_model, shapes)
+        reload_max_abs = verify_reload(tmp, cases)
         metadata = metadata_fn(reload_max_abs)
         text = json.dumps(metadata, indent=2) + "\n"
         for folder in (tmp, tmp / "classifier", tmp / "feature_extractor"):
@@ -262,14 +273,29 @@ def convert(
     tf_model, torch_model, port_report = build_models(state_dict, cfg)
     del state_dict
     video = parity.parity_input(tuple(parity_shape))
-    report = parity.check_parity(tf_model, torch_model, video, tolerance)
-    del torch_model
+    expected = parity.torch_outputs(torch_model, video)
+    actual = parity.tf_outputs(tf_model, video)
+    report = parity.compare(expected, actual, video.shape, tolerance)
     if not report.ok:
         raise ParityError(report)
     reload_max_abs: dict[str, float] = {}
     if export:
+        # Same input: the reloaded exports must reproduce the in-memory model to round-off.
+        # Another shape, never traced: they must still match the reference (dynamic T/H/W).
+        other = parity.parity_input(RELOAD_CHECK_SHAPE, seed=1)
+        cases = [
+            ReloadCase(report.input_shape_name, video, actual, RELOAD_TOLERANCE),
+            ReloadCase(
+                "x".join(map(str, RELOAD_CHECK_SHAPE)),
+                other,
+                parity.torch_outputs(torch_model, other),
+                tolerance,
+                check_call=False,
+            ),
+        ]
+        del torch_model
         reload_max_abs = write_exports(
-            tf_model, cfg, target, lambda r: build_metadata(cfg, sha256, report, r), overwrite
+            tf_model, cfg, target, lambda r: build_metadata(cfg, sha256, report, r), overwrite, cases
         )
     return ConversionResult(
         cfg.name,

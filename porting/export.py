@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,46 +45,54 @@ def _tf_variables(layers) -> tuple[list[tf.Variable], list[tf.Variable]]:
     return variables, trainable
 
 
+class _ModelFunctions:
+    """The ``tf.function``s of one model, shared by both exports: the backbone is traced once."""
+
+    def __init__(self, model: Recognizer3D) -> None:
+        @tf.function
+        def backbone(video: tf.Tensor, training: bool = False) -> tf.Tensor:
+            return model.backbone(video, training=training)
+
+        @tf.function
+        def pooled(video: tf.Tensor, training: bool = False) -> tf.Tensor:
+            return tf.reduce_mean(backbone(video, training=training), axis=[2, 3, 4])
+
+        @tf.function
+        def logits(video: tf.Tensor, training: bool = False) -> tf.Tensor:
+            return model.cls_head(pooled(video, training=training), training=training)
+
+        def serve_logits(video: tf.Tensor) -> dict[str, tf.Tensor]:
+            return {"logits": logits(video, training=False)}
+
+        def serve_features(video: tf.Tensor) -> dict[str, tf.Tensor]:
+            features = backbone(video, training=False)
+            return {"features": features, "pooled": tf.reduce_mean(features, axis=[2, 3, 4])}
+
+        self.call = {"classifier": logits, "feature_extractor": pooled}
+        self.serve = {"classifier": serve_logits, "feature_extractor": serve_features}
+        self.layers = {"classifier": [model.backbone, model.cls_head], "feature_extractor": [model.backbone]}
+
+
+_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def build_export_object(
     model: Recognizer3D, kind: str, labels_path: str | None = None
 ) -> tuple[tf.train.Checkpoint, tf.types.experimental.ConcreteFunction]:
     """The trackable object to save for ``kind`` and its ``serving_default`` concrete function."""
     if kind not in EXPORT_KINDS:
         raise ValueError(f"unknown export kind {kind!r}; expected one of {EXPORT_KINDS}")
-    classifier = kind == "classifier"
-
-    if classifier:
-        layers = [model.backbone, model.cls_head]
-
-        @tf.function
-        def call(video: tf.Tensor, training: bool = False) -> tf.Tensor:
-            return model(video, training=training)["logits"]
-
-        def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"logits": call(video, training=False)}
-
-    else:
-        layers = [model.backbone]
-
-        @tf.function
-        def backbone(video: tf.Tensor, training: bool = False) -> tf.Tensor:
-            return model.backbone(video, training=training)
-
-        @tf.function
-        def call(video: tf.Tensor, training: bool = False) -> tf.Tensor:
-            return tf.reduce_mean(backbone(video, training=training), axis=[2, 3, 4])
-
-        def serve(video: tf.Tensor) -> dict[str, tf.Tensor]:
-            features = backbone(video, training=False)
-            return {"features": features, "pooled": tf.reduce_mean(features, axis=[2, 3, 4])}
-
-    # The signature calls the traced inference function, so the SavedModel holds each graph once.
+    if model not in _FUNCTIONS:
+        _FUNCTIONS[model] = _ModelFunctions(model)
+    functions = _FUNCTIONS[model]
+    call = functions.call[kind]
     for training in (False, True):
         call.get_concrete_function(VIDEO_SPEC, training=training)
-    serving = tf.function(serve, input_signature=[VIDEO_SPEC]).get_concrete_function()
+    # The signature calls the traced inference function, so the SavedModel holds each graph once.
+    serving = tf.function(functions.serve[kind], input_signature=[VIDEO_SPEC]).get_concrete_function()
 
     obj = tf.train.Checkpoint()
-    obj.variables, obj.trainable_variables = _tf_variables(layers)
+    obj.variables, obj.trainable_variables = _tf_variables(functions.layers[kind])
     obj.regularization_losses = []
     obj.__call__ = call
     if labels_path is not None:

@@ -36,6 +36,10 @@ class ParityReport:
         return all(r.ok for r in self.rows)
 
     @property
+    def input_shape_name(self) -> str:
+        return "x".join(map(str, self.input_shape))
+
+    @property
     def first_failure(self) -> ParityRow | None:
         return next((r for r in self.rows if not r.ok), None)
 
