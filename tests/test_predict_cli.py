@@ -1,0 +1,111 @@
+"""Video file -> predict CLI -> JSON, and resumable feature extraction, on a converted export."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tf_videoswin import extract_features, predict
+
+from .videos import write_video
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    d = tmp_path_factory.mktemp("videos")
+    good = [write_video(d / f"clip{i}.mp4", frames=40 + 8 * i, height=48, width=64, seed=i) for i in range(3)]
+    bad = d / "corrupt.mp4"
+    bad.write_bytes(np.random.default_rng(1).bytes(4000))
+    return d, good, bad
+
+
+def test_predict_json_top_k(tiny_export, videos, capsys):
+    _, good, _ = videos
+    argv = [
+        str(good[0]),
+        str(good[1]),
+        "--model",
+        str(tiny_export / "classifier"),
+        "--views",
+        "single",
+        "--top-k",
+        "3",
+        "--json",
+        "--no-progress",
+    ]
+    assert predict.main(argv) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [r["video"] for r in doc["results"]] == [str(good[0]), str(good[1])]
+    for r in doc["results"]:
+        probs = [t["probability"] for t in r["top_k"]]
+        assert len(probs) == 3 and probs == sorted(probs, reverse=True) and sum(probs) <= 1 + 1e-6
+        assert all(isinstance(t["label"], str) and t["label"] for t in r["top_k"])
+    assert doc["errors"] == []
+
+
+def test_predict_reports_bad_video_and_keeps_good_ones(tiny_export, videos, capsys):
+    _, good, bad = videos
+    argv = [
+        str(bad),
+        str(good[0]),
+        "--model",
+        str(tiny_export / "classifier"),
+        "--views",
+        "single",
+        "--json",
+        "--no-progress",
+    ]
+    assert predict.main(argv) == 2
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)
+    assert [r["video"] for r in doc["results"]] == [str(good[0])]
+    assert doc["errors"][0]["video"] == str(bad) and "corrupt.mp4" in captured.err
+
+
+def test_predict_bad_model_dir(tmp_path, videos, capsys):
+    _, good, _ = videos
+    assert predict.main([str(good[0]), "--model", str(tmp_path)]) == 2
+    assert "not a SavedModel" in capsys.readouterr().err
+
+
+def test_predict_needs_classifier_export(tiny_export, videos, capsys):
+    _, good, _ = videos
+    assert predict.main([str(good[0]), "--model", str(tiny_export / "feature_extractor")]) == 2
+    assert "use the classifier export" in capsys.readouterr().err
+
+
+def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tmp_path, capsys):
+    d, good, bad = videos
+    out = tmp_path / "features.npz"
+    argv = [
+        str(d),
+        "--model",
+        str(tiny_export / "feature_extractor"),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--save-feature-map",
+    ]
+    assert extract_features.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "3 extracted, 0 already done (skipped), 1 failed" in captured.out
+    with np.load(out) as data:
+        assert sorted(data["paths"].tolist()) == sorted(str(p) for p in good)
+        assert data["pooled"].shape == (3, 768) and np.isfinite(data["pooled"]).all()
+        assert data["feature_maps"].shape == (3, 768, 16, 7, 7)
+        first = data["pooled"].copy()
+    errors = json.loads(out.with_name("features.npz.errors.json").read_text())
+    assert [e["path"] for e in errors] == [str(bad)]
+    # Re-run: nothing recomputed, nothing lost.
+    assert extract_features.main(argv) == 0
+    assert "0 extracted, 3 already done (skipped), 1 failed" in capsys.readouterr().out
+    with np.load(out) as data:
+        np.testing.assert_array_equal(data["pooled"], first)
+    # A new video: one more row appended.
+    write_video(d / "clip_new.mp4", frames=36, height=48, width=64, seed=9)
+    assert extract_features.main(argv) == 0
+    assert "1 extracted, 3 already done (skipped)" in capsys.readouterr().out
+    with np.load(out) as data:
+        assert len(data["paths"]) == 4
+        np.testing.assert_array_equal(data["pooled"][:3], first)
+    (d / "clip_new.mp4").unlink()

@@ -1,0 +1,144 @@
+"""Extract Video Swin features for many videos, resumably.
+
+    python -m tf_videoswin.extract_features VIDEOS_DIR_OR_LIST --model exports/<variant>/feature_extractor \\
+        --out features.npz [--views single|official] [--save-feature-map]
+
+Output: ``.npz`` with ``paths`` (video paths), ``pooled`` ``[N, C]`` (pooled features averaged over
+views), ``variant`` and, with ``--save-feature-map``, ``feature_maps`` ``[N, C, T', H', W']`` (averaged
+over views). The file is rewritten atomically as videos finish; re-running skips videos already in
+it. Videos that fail are reported on stderr and in ``OUT.errors.json`` and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .video import VIEW_MODES, VideoError, list_videos, load_views
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m tf_videoswin.extract_features",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("source", type=Path, help="a directory of videos (recursive) or a text file of paths")
+    p.add_argument("--model", required=True, type=Path, help="a feature_extractor export folder")
+    p.add_argument("--out", required=True, type=Path, help="output .npz")
+    p.add_argument(
+        "--views",
+        choices=VIEW_MODES,
+        default="single",
+        help="single (default): one clip, centre crop; official: the test protocol's views",
+    )
+    p.add_argument("--batch-size", type=int, default=4, help="views per forward pass")
+    p.add_argument("--save-feature-map", action="store_true", help="also store [C, T', H', W'] per video")
+    p.add_argument("--flush-every", type=int, default=8, help="rewrite the output every N finished videos")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+class FeatureStore:
+    """Rows keyed by video path, persisted to one ``.npz`` with atomic rewrites."""
+
+    def __init__(self, path: Path, variant: str) -> None:
+        self.path = path
+        self.variant = variant
+        self.paths: list[str] = []
+        self.pooled: list[np.ndarray] = []
+        self.maps: list[np.ndarray] = []
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                if str(data["variant"]) != variant:
+                    raise ValueError(f"{path} holds features of {data['variant']}, not {variant}")
+                self.paths = [str(p) for p in data["paths"]]
+                self.pooled = list(data["pooled"])
+                self.maps = list(data["feature_maps"]) if "feature_maps" in data.files else []
+
+        self._seen = set(self.paths)
+
+    def __contains__(self, video: str) -> bool:
+        return video in self._seen
+
+    def add(self, video: str, pooled: np.ndarray, feature_map: np.ndarray | None) -> None:
+        self._seen.add(video)
+        self.paths.append(video)
+        self.pooled.append(pooled.astype(np.float32))
+        if feature_map is not None:
+            self.maps.append(feature_map.astype(np.float32))
+
+    def save(self) -> None:
+        arrays = {
+            "paths": np.array(self.paths, dtype=str),
+            "pooled": np.stack(self.pooled) if self.pooled else np.zeros((0, 0), np.float32),
+            "variant": np.array(self.variant),
+        }
+        if self.maps and len(self.maps) == len(self.paths):
+            arrays["feature_maps"] = np.stack(self.maps)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".npz", dir=self.path.parent)
+        os.close(fd)
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    if args.batch_size < 1 or args.flush_every < 1:
+        print("error: --batch-size and --flush-every must be >= 1", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    from .inference import ExportLoadError, export_variant, load_serving, pooled_features
+
+    try:
+        videos = [str(v) for v in list_videos(args.source)]
+        serving = load_serving(args.model, ("features", "pooled"))
+        cfg = export_variant(args.model)
+        store = FeatureStore(args.out, cfg.name)
+    except (ExportLoadError, FileNotFoundError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    todo = [v for v in videos if v not in store]
+    skipped = len(videos) - len(todo)
+    errors_path = args.out.with_name(args.out.name + ".errors.json")
+    errors: list[dict] = []
+    pending = 0
+    for video in tqdm(todo, unit="video", disable=args.no_progress, file=sys.stderr):
+        try:
+            views = load_views(video, cfg.preprocessing, args.views)
+        except VideoError as e:
+            errors.append({"path": video, "error": str(e)})
+            print(f"skipped: {e}", file=sys.stderr)
+            continue
+        pooled, maps = pooled_features(serving, views, args.batch_size)
+        store.add(video, pooled, maps.mean(axis=0) if args.save_feature_map else None)
+        pending += 1
+        if pending >= args.flush_every:
+            store.save()
+            pending = 0
+    if pending or not args.out.exists():
+        store.save()
+    errors_path.write_text(json.dumps(errors, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"{len(todo) - len(errors)} extracted, {skipped} already done (skipped), {len(errors)} failed "
+        f"-> {args.out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
