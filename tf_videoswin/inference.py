@@ -69,7 +69,8 @@ def load_serving(export: str | os.PathLike, outputs: tuple[str, ...]) -> Serving
     if missing:
         raise ExportLoadError(
             f"{export}: serving_default returns {sorted(serving.structured_outputs)}, "
-            f"needs {sorted(missing)}; use the classifier export for predictions and feature_extractor for features"
+            f"needs {sorted(missing)}; use the classifier export for predictions and "
+            "feature_extractor for features"
         )
     return Serving(loaded, serving)
 
