@@ -44,6 +44,12 @@ def test_export_layout_and_signatures(tiny_export):
     assert labels == load_labels(TINY)
 
 
+def test_graphs_are_small(tiny_export):
+    """No per-shape constants or per-block graph copies: each saved_model.pb stays well under 5 MB."""
+    for kind in ("classifier", "feature_extractor"):
+        assert (tiny_export / kind / "saved_model.pb").stat().st_size < 5_000_000
+
+
 def test_export_matches_reference_at_other_shapes(tiny_export, synthetic_state_dict):
     """The SavedModel is shape-dynamic: shapes never traced still match reference_torch."""
     from reference_torch import build_recognizer
