@@ -3,10 +3,15 @@
     python -m tf_videoswin.extract_features VIDEOS_DIR_OR_LIST --model exports/<variant>/feature_extractor \\
         --out features.npz [--views single|official] [--save-feature-map]
 
-Output: ``.npz`` with ``paths`` (video paths), ``pooled`` ``[N, C]`` (pooled features averaged over
-views), ``variant`` and, with ``--save-feature-map``, ``feature_maps`` ``[N, C, T', H', W']`` (averaged
-over views). The file is rewritten atomically as videos finish; re-running skips videos already in
-it. Videos that fail are reported on stderr and in ``OUT.errors.json`` and skipped.
+Local engine output: ``.npz`` with ``paths`` (video paths), ``pooled`` ``[N, C]`` (pooled features
+averaged over views), ``variant`` and, with ``--save-feature-map``, ``feature_maps``
+``[N, C, T', H', W']`` (averaged over views). The file is rewritten atomically as videos finish;
+re-running skips videos already in it. Videos that fail are reported on stderr and in
+``OUT.errors.json`` and skipped.
+
+``--engine ray`` runs the same steps on Ray Data (``pip install .[ray]``): ``--out`` is then a
+directory of Parquet parts with columns ``path``, ``variant``, ``pooled``; re-runs skip paths already
+written; ``--address`` joins an existing cluster.
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-feature-map", action="store_true", help="also store [C, T', H', W'] per video")
     p.add_argument("--flush-every", type=int, default=8, help="rewrite the output every N finished videos")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: Ray Data (decode tasks + model actor pool), Parquet output",
+    )
+    p.add_argument(
+        "--address", help="ray: address of an existing cluster (default: start a local Ray runtime)"
+    )
+    p.add_argument("--num-actors", type=int, default=2, help="ray: model actors, one loaded export each")
     return p
 
 
@@ -104,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from .inference import ExportLoadError, export_variant, load_serving, pooled_features
 
+    if args.engine == "ray":
+        return _main_ray(args)
     try:
         videos = [str(v) for v in list_videos(args.source)]
         serving = load_serving(args.model, ("features", "pooled"))
@@ -137,6 +154,42 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(todo) - len(errors)} extracted, {skipped} already done (skipped), {len(errors)} failed "
         f"-> {args.out}"
     )
+    return 0
+
+
+def _main_ray(args: argparse.Namespace) -> int:
+    from .inference import ExportLoadError, export_variant, load_serving
+    from .ray_engine import RayUnavailableError, extract_with_ray
+
+    if args.num_actors < 1:
+        print("error: --num-actors must be >= 1", file=sys.stderr)
+        return 2
+    if args.out.suffix == ".npz":
+        print("error: with --engine ray, --out is a directory of Parquet parts, not an .npz", file=sys.stderr)
+        return 2
+    try:
+        videos = [str(v) for v in list_videos(args.source)]
+        load_serving(args.model, ("features", "pooled"))  # fail fast, before starting Ray
+        cfg = export_variant(args.model)
+        done, skipped, errors = extract_with_ray(
+            videos,
+            args.model,
+            args.out,
+            cfg.name,
+            cfg.preprocessing,
+            args.views,
+            args.batch_size,
+            args.num_actors,
+            args.address,
+        )
+    except (ExportLoadError, FileNotFoundError, RayUnavailableError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for e in errors:
+        print(f"skipped: {e['error']}", file=sys.stderr)
+    errors_path = args.out / "errors.json"
+    errors_path.write_text(json.dumps(errors, indent=2) + "\n", encoding="utf-8")
+    print(f"{done} extracted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}")
     return 0
 
 

@@ -1,0 +1,177 @@
+"""Feature extraction on Ray Data: decode in CPU tasks, run the export in an actor pool, write Parquet.
+
+The same functions as the local engine do the work (:func:`tf_videoswin.video.load_views`,
+:func:`tf_videoswin.inference.pooled_features`), so features are identical bit for bit.
+Ray is optional (``pip install .[ray]``) and imported only here.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_COLUMNS = ("path", "variant", "pooled")
+
+
+class RayUnavailableError(ImportError):
+    """Ray (or pyarrow) is not installed."""
+
+
+def _require_ray():
+    try:
+        import pyarrow  # noqa: F401
+        import ray
+        import ray.data
+    except ImportError as e:
+        raise RayUnavailableError(
+            "the ray engine needs Ray Data and pyarrow: pip install 'tf-videoswin[ray]' "
+            "(or pip install 'ray[data]' pyarrow)"
+        ) from e
+    return ray
+
+
+def done_paths(out_dir: Path) -> set[str]:
+    """Video paths already present in the Parquet parts of ``out_dir``."""
+    import pyarrow.parquet as pq
+
+    if not out_dir.is_dir():
+        return set()
+    paths: set[str] = set()
+    for part in sorted(out_dir.glob("part-*.parquet")):
+        paths.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+    return paths
+
+
+def read_features(out_dir: Path) -> dict[str, np.ndarray]:
+    """``{path: pooled}`` from all Parquet parts of ``out_dir``."""
+    import pyarrow.parquet as pq
+
+    rows: dict[str, np.ndarray] = {}
+    for part in sorted(out_dir.glob("part-*.parquet")):
+        table = pq.read_table(part)
+        for path, pooled in zip(
+            table.column("path").to_pylist(), table.column("pooled").to_pylist(), strict=True
+        ):
+            rows[path] = np.asarray(pooled, np.float32)
+    return rows
+
+
+def _write_part(out_dir: Path, rows: list[dict]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "path": pa.array([r["path"] for r in rows], pa.string()),
+            "variant": pa.array([r["variant"] for r in rows], pa.string()),
+            "pooled": pa.array([r["pooled"].tolist() for r in rows], pa.list_(pa.float32())),
+        }
+    )
+    name = f"part-{uuid.uuid4().hex}.parquet"
+    tmp = out_dir / f".{name}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, out_dir / name)  # a part is visible only once complete
+
+
+def _decode(row: dict, preprocessing, views: str) -> dict:
+    from .video import VideoError, load_views
+
+    try:
+        array = load_views(row["path"], preprocessing, views)
+    except VideoError as e:
+        return {"path": row["path"], "views": b"", "error": str(e)}
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return {"path": row["path"], "views": buffer.getvalue(), "error": ""}
+
+
+class _Extractor:
+    """One loaded export per actor; runs the model on the decoded views of each row."""
+
+    def __init__(self, model_dir: str, batch_size: int) -> None:
+        from .inference import load_serving
+
+        self.serving = load_serving(model_dir, ("features", "pooled"))
+        self.batch_size = batch_size
+
+    def __call__(self, batch: dict) -> dict:
+        from .inference import pooled_features
+
+        pooled, errors = [], []
+        for blob, error in zip(batch["views"], batch["error"], strict=True):
+            if error:
+                pooled.append(None)
+                errors.append(str(error))
+                continue
+            views = np.load(io.BytesIO(bytes(blob)), allow_pickle=False)
+            pooled.append(pooled_features(self.serving, views, self.batch_size)[0].astype(np.float32))
+            errors.append("")
+        dim = next((p.shape[0] for p in pooled if p is not None), 0)
+        out = np.stack([p if p is not None else np.zeros(dim, np.float32) for p in pooled])
+        return {"path": batch["path"], "pooled": out, "error": np.array(errors, dtype=object)}
+
+
+def extract_with_ray(
+    videos: list[str],
+    model_dir: Path,
+    out_dir: Path,
+    variant: str,
+    preprocessing,
+    views: str = "single",
+    batch_size: int = 4,
+    num_actors: int = 2,
+    address: str | None = None,
+    rows_per_part: int = 64,
+) -> tuple[int, int, list[dict]]:
+    """Extract pooled features of ``videos`` not yet in ``out_dir``; returns (done, skipped, errors)."""
+    ray = _require_ray()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    already = done_paths(out_dir)
+    todo = [v for v in videos if v not in already]
+    if not todo:
+        return 0, len(videos) - len(todo), []
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        import ray.data
+
+        ctx = ray.data.DataContext.get_current()
+        ctx.enable_progress_bars = True
+        # One video per block, so every model actor gets work. (No repartition: an all-to-all step
+        # would wait for CPUs that the actor pool holds.)
+        ds = ray.data.from_items([{"path": v} for v in todo], override_num_blocks=len(todo))
+        ds = ds.map(_decode, fn_kwargs={"preprocessing": preprocessing, "views": views})
+        ds = ds.map_batches(
+            _Extractor,
+            fn_constructor_kwargs={"model_dir": str(model_dir), "batch_size": batch_size},
+            batch_size=1,
+            concurrency=num_actors,
+            batch_format="numpy",
+        )
+        done, errors, pending = 0, [], []
+        for row in ds.iter_rows():
+            if row["error"]:
+                errors.append({"path": str(row["path"]), "error": str(row["error"])})
+                continue
+            pending.append(
+                {"path": str(row["path"]), "variant": variant, "pooled": np.asarray(row["pooled"])}
+            )
+            if len(pending) >= rows_per_part:
+                _write_part(out_dir, pending)
+                done += len(pending)
+                pending = []
+        if pending:
+            _write_part(out_dir, pending)
+            done += len(pending)
+    finally:
+        if started_here:
+            ray.shutdown()
+    return done, len(videos) - len(todo), errors
