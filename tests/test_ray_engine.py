@@ -59,3 +59,13 @@ def test_ray_rejects_npz_output(tiny_export, tmp_path, capsys):
     ]
     assert extract_features.main(argv) == 2
     assert "directory of Parquet parts" in capsys.readouterr().err
+
+
+def test_missing_ray_gives_install_hint(monkeypatch):
+    import sys
+
+    from tf_videoswin.ray_engine import RayUnavailableError, _require_ray
+
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(RayUnavailableError, match=r"pip install 'tf-videoswin\[ray\]'"):
+        _require_ray()
