@@ -69,3 +69,26 @@ def test_missing_ray_gives_install_hint(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RayUnavailableError, match=r"pip install 'tf-videoswin\[ray\]'"):
         _require_ray()
+
+
+def test_ray_predict_writes_top_k_like_local(tiny_export, tmp_path, capsys):
+    import pyarrow.parquet as pq
+
+    from tf_videoswin import predict
+
+    videos = [
+        write_video(tmp_path / f"p{i}.mp4", frames=40, height=48, width=64, seed=40 + i) for i in range(2)
+    ]
+    model = str(tiny_export / "classifier")
+    common = [*map(str, videos), "--model", model, "--views", "single", "--top-k", "3"]
+    assert predict.main([*common, "--json", "--no-progress"]) == 0
+    local = {r["video"]: r["top_k"] for r in json.loads(capsys.readouterr().out)["results"]}
+    out = tmp_path / "pred"
+    assert predict.main([*common, "--engine", "ray", "--out", str(out), "--num-actors", "1"]) == 0
+    assert "2 predicted" in capsys.readouterr().out
+    table = pq.read_table(out).to_pylist()
+    assert sorted(r["path"] for r in table) == sorted(local)
+    for row in table:
+        expected = local[row["path"]]
+        assert row["top_k_label"] == [t["label"] for t in expected]
+        np.testing.assert_allclose(row["top_k_probability"], [t["probability"] for t in expected], rtol=1e-6)

@@ -38,6 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=4, help="views per forward pass")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: run on Ray Data and write Parquet parts to --out (path, top-k)",
+    )
+    p.add_argument("--out", type=Path, help="ray: output directory of Parquet parts (resumable)")
+    p.add_argument("--address", help="ray: address of an existing cluster (default: a local Ray runtime)")
+    p.add_argument("--num-actors", type=int, default=2, help="ray: model actors, one loaded export each")
     return p
 
 
@@ -64,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pre = export_preprocessing(args.model)
     labels = load_labels_file(args.model)
+    if args.engine == "ray":
+        return _main_ray(args, pre, labels)
     results, failures = [], []
     bar = tqdm(args.videos, unit="video", disable=args.no_progress or len(args.videos) < 2, file=sys.stderr)
     for video in bar:
@@ -95,6 +106,41 @@ def main(argv: list[str] | None = None) -> int:
             for t in r["top_k"]:
                 print(f"  {t['probability']:.4f}  {t['label']}")
     return 2 if failures else 0
+
+
+def _main_ray(args: argparse.Namespace, pre, labels: list[str] | None) -> int:
+    from .inference import export_variant
+    from .ray_engine import RayUnavailableError, predict_with_ray
+
+    if args.out is None or args.num_actors < 1:
+        print("error: --engine ray needs --out DIR (Parquet parts) and --num-actors >= 1", file=sys.stderr)
+        return 2
+    try:
+        written, skipped, errors = predict_with_ray(
+            [str(v) for v in args.videos],
+            args.model,
+            args.out,
+            export_variant(args.model).name,
+            pre,
+            labels,
+            args.top_k,
+            args.views,
+            args.batch_size,
+            args.num_actors,
+            args.address,
+        )
+    except (RayUnavailableError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for e in errors:
+        print(f"error: {e['error']}", file=sys.stderr)
+    summary = {"out": str(args.out), "written": written, "skipped": skipped, "errors": errors}
+    print(
+        json.dumps(summary, indent=2)
+        if args.json
+        else f"{written} predicted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}"
+    )
+    return 2 if errors else 0
 
 
 if __name__ == "__main__":

@@ -17,8 +17,6 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_COLUMNS = ("path", "variant", "pooled")
-
 
 class RayUnavailableError(ImportError):
     """Ray (or pyarrow) is not installed."""
@@ -64,19 +62,23 @@ def read_features(out_dir: Path) -> dict[str, np.ndarray]:
 
 
 def _write_part(out_dir: Path, rows: list[dict]) -> None:
+    """One Parquet part from rows of equal keys; numpy vectors become list columns."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table(
-        {
-            "path": pa.array([r["path"] for r in rows], pa.string()),
-            "variant": pa.array([r["variant"] for r in rows], pa.string()),
-            "pooled": pa.array([r["pooled"].tolist() for r in rows], pa.list_(pa.float32())),
-        }
-    )
+    columns = {}
+    for key in rows[0]:
+        values = [r[key] for r in rows]
+        if isinstance(values[0], np.ndarray):
+            dtype = pa.float32() if values[0].dtype.kind == "f" else pa.int32()
+            columns[key] = pa.array([v.tolist() for v in values], pa.list_(dtype))
+        elif isinstance(values[0], list):
+            columns[key] = pa.array(values, pa.list_(pa.string()))
+        else:
+            columns[key] = pa.array(values, pa.string())
     name = f"part-{uuid.uuid4().hex}.parquet"
     tmp = out_dir / f".{name}.tmp"
-    pq.write_table(table, tmp)
+    pq.write_table(pa.table(columns), tmp)
     os.replace(tmp, out_dir / name)  # a part is visible only once complete
 
 
@@ -93,65 +95,77 @@ def _decode(row: dict, preprocessing, views: str) -> dict:
 
 
 class _Extractor:
-    """One loaded export per actor; runs the model on the decoded views of each row."""
+    """One loaded export per actor; runs the model on the decoded views of each row.
 
-    def __init__(self, model_dir: str, batch_size: int) -> None:
+    ``task="features"``: pooled features averaged over views (feature_extractor export);
+    ``task="predict"``: softmax averaged over views (classifier export).
+    """
+
+    def __init__(self, model_dir: str, batch_size: int, task: str) -> None:
         from .inference import load_serving
 
-        self.serving = load_serving(model_dir, ("features", "pooled"))
+        outputs = ("features", "pooled") if task == "features" else ("logits",)
+        self.serving = load_serving(model_dir, outputs)
         self.batch_size = batch_size
+        self.task = task
+
+    def _run(self, views: np.ndarray) -> np.ndarray:
+        from .inference import pooled_features, predict_views
+
+        if self.task == "features":
+            return pooled_features(self.serving, views, self.batch_size)[0].astype(np.float32)
+        return predict_views(self.serving, views, self.batch_size).astype(np.float32)
 
     def __call__(self, batch: dict) -> dict:
-        from .inference import pooled_features
-
-        pooled, errors = [], []
+        values, errors = [], []
         for blob, error in zip(batch["views"], batch["error"], strict=True):
             if error:
-                pooled.append(None)
+                values.append(None)
                 errors.append(str(error))
                 continue
-            views = np.load(io.BytesIO(bytes(blob)), allow_pickle=False)
-            pooled.append(pooled_features(self.serving, views, self.batch_size)[0].astype(np.float32))
+            values.append(self._run(np.load(io.BytesIO(bytes(blob)), allow_pickle=False)))
             errors.append("")
-        dim = next((p.shape[0] for p in pooled if p is not None), 0)
-        out = np.stack([p if p is not None else np.zeros(dim, np.float32) for p in pooled])
-        return {"path": batch["path"], "pooled": out, "error": np.array(errors, dtype=object)}
+        dim = next((v.shape[0] for v in values if v is not None), 0)
+        out = np.stack([v if v is not None else np.zeros(dim, np.float32) for v in values])
+        return {"path": batch["path"], "values": out, "error": np.array(errors, dtype=object)}
 
 
-def extract_with_ray(
+def run_with_ray(
     videos: list[str],
     model_dir: Path,
     out_dir: Path,
-    variant: str,
+    make_row,
     preprocessing,
+    task: str = "features",
     views: str = "single",
     batch_size: int = 4,
     num_actors: int = 2,
     address: str | None = None,
     rows_per_part: int = 64,
 ) -> tuple[int, int, list[dict]]:
-    """Extract pooled features of ``videos`` not yet in ``out_dir``; returns (done, skipped, errors)."""
+    """Run ``task`` on the videos not yet in ``out_dir``; ``make_row(path, vector)`` builds output rows.
+
+    Returns ``(written, skipped, errors)``.
+    """
     ray = _require_ray()
     out_dir.mkdir(parents=True, exist_ok=True)
     already = done_paths(out_dir)
     todo = [v for v in videos if v not in already]
     if not todo:
-        return 0, len(videos) - len(todo), []
+        return 0, len(videos), []
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         import ray.data
 
-        ctx = ray.data.DataContext.get_current()
-        ctx.enable_progress_bars = True
         # One video per block, so every model actor gets work. (No repartition: an all-to-all step
         # would wait for CPUs that the actor pool holds.)
         ds = ray.data.from_items([{"path": v} for v in todo], override_num_blocks=len(todo))
         ds = ds.map(_decode, fn_kwargs={"preprocessing": preprocessing, "views": views})
         ds = ds.map_batches(
             _Extractor,
-            fn_constructor_kwargs={"model_dir": str(model_dir), "batch_size": batch_size},
+            fn_constructor_kwargs={"model_dir": str(model_dir), "batch_size": batch_size, "task": task},
             batch_size=1,
             concurrency=num_actors,
             batch_format="numpy",
@@ -161,13 +175,10 @@ def extract_with_ray(
             if row["error"]:
                 errors.append({"path": str(row["path"]), "error": str(row["error"])})
                 continue
-            pending.append(
-                {"path": str(row["path"]), "variant": variant, "pooled": np.asarray(row["pooled"])}
-            )
+            pending.append(make_row(str(row["path"]), np.asarray(row["values"])))
             if len(pending) >= rows_per_part:
                 _write_part(out_dir, pending)
-                done += len(pending)
-                pending = []
+                done, pending = done + len(pending), []
         if pending:
             _write_part(out_dir, pending)
             done += len(pending)
@@ -175,3 +186,64 @@ def extract_with_ray(
         if started_here:
             ray.shutdown()
     return done, len(videos) - len(todo), errors
+
+
+def extract_with_ray(
+    videos,
+    model_dir,
+    out_dir,
+    variant,
+    preprocessing,
+    views="single",
+    batch_size=4,
+    num_actors=2,
+    address=None,
+) -> tuple[int, int, list[dict]]:
+    """Pooled features to Parquet (``path``, ``variant``, ``pooled``)."""
+
+    def make_row(path: str, pooled: np.ndarray) -> dict:
+        return {"path": path, "variant": variant, "pooled": pooled.astype(np.float32)}
+
+    return run_with_ray(
+        videos,
+        model_dir,
+        out_dir,
+        make_row,
+        preprocessing,
+        "features",
+        views,
+        batch_size,
+        num_actors,
+        address,
+    )
+
+
+def predict_with_ray(
+    videos,
+    model_dir,
+    out_dir,
+    variant,
+    preprocessing,
+    labels,
+    top_k=5,
+    views="official",
+    batch_size=4,
+    num_actors=2,
+    address=None,
+) -> tuple[int, int, list[dict]]:
+    """Top-k predictions to Parquet (``path``, ``variant``, ``top_k_index``, ``top_k_label``,
+    ``top_k_probability``)."""
+
+    def make_row(path: str, probs: np.ndarray) -> dict:
+        top = np.argsort(-probs)[:top_k]
+        return {
+            "path": path,
+            "variant": variant,
+            "top_k_index": top.astype(np.int32),
+            "top_k_label": [labels[i] if labels else str(i) for i in top],
+            "top_k_probability": probs[top].astype(np.float32),
+        }
+
+    return run_with_ray(
+        videos, model_dir, out_dir, make_row, preprocessing, "predict", views, batch_size, num_actors, address
+    )
