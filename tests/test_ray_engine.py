@@ -9,8 +9,16 @@ from tf_videoswin import extract_features
 
 from .videos import write_video
 
-pytest.importorskip("ray")
+ray = pytest.importorskip("ray")
 pytest.importorskip("pyarrow")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def ray_runtime():
+    """One local Ray runtime for the module (the engine reuses a running one instead of starting its own)."""
+    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
 
 
 def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):

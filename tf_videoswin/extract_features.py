@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .ray_engine import add_ray_arguments
 from .video import VIEW_MODES, VideoError, list_videos, load_views
 
 
@@ -54,10 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="local: this process; ray: Ray Data (decode tasks + model actor pool), Parquet output",
     )
-    p.add_argument(
-        "--address", help="ray: address of an existing cluster (default: start a local Ray runtime)"
-    )
-    p.add_argument("--num-actors", type=int, default=2, help="ray: model actors, one loaded export each")
+    add_ray_arguments(p)
     return p
 
 

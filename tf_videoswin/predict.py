@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .ray_engine import add_ray_arguments
 from .video import VIEW_MODES, VideoError, load_views
 
 
@@ -45,8 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ray: run on Ray Data and write Parquet parts to --out (path, top-k)",
     )
     p.add_argument("--out", type=Path, help="ray: output directory of Parquet parts (resumable)")
-    p.add_argument("--address", help="ray: address of an existing cluster (default: a local Ray runtime)")
-    p.add_argument("--num-actors", type=int, default=2, help="ray: model actors, one loaded export each")
+    add_ray_arguments(p)
     return p
 
 

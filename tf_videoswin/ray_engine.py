@@ -22,6 +22,14 @@ class RayUnavailableError(ImportError):
     """Ray (or pyarrow) is not installed."""
 
 
+def add_ray_arguments(parser) -> None:
+    """``--address`` and ``--num-actors``, shared by the CLIs that offer ``--engine ray``."""
+    parser.add_argument(
+        "--address", help="ray: address of an existing cluster (default: a local Ray runtime)"
+    )
+    parser.add_argument("--num-actors", type=int, default=2, help="ray: model actors, one loaded export each")
+
+
 def _require_ray():
     try:
         import pyarrow  # noqa: F401
