@@ -1,5 +1,7 @@
 """The official test pipeline: sampled indices, crops, resizing, normalisation and layout."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -7,8 +9,14 @@ from tf_videoswin.variants import get_variant
 from tf_videoswin.video import (
     VideoError,
     decode_video,
+    frame_indices,
+    list_videos,
+    load_views,
     make_views,
+    normalize,
     rescale_size,
+    resize_bilinear,
+    resize_to_short_side,
     sample_frame_uniform,
     sample_test_clips,
     three_crop_offsets,
@@ -88,3 +96,108 @@ def test_decode_real_mp4_and_errors(tmp_path):
     empty.write_bytes(b"")
     with pytest.raises(VideoError):
         decode_video(empty)
+
+
+def test_ssv2_frame_uniform_rounds_half_to_even():
+    # seg = 101 / 32 = 3.15625. Segment 15 ends at np.round(16 * seg) = np.round(50.5) = 50 (half to even),
+    # so its middle is (round(47.34375) + 50) // 2 = (47 + 50) // 2 = 48; floor(x + 0.5) would give 49.
+    inds = sample_frame_uniform(102, 32)[0]
+    assert inds[14:17].tolist() == [45, 48, 52]
+    assert sample_frame_uniform(1, 32)[0].tolist() == [0] * 32
+
+
+def test_single_view_uses_one_middle_clip():
+    pre = get_variant(TINY).preprocessing
+    # num_clips = 1: avg_interval = 300 - 64 + 1 = 237, offset int(237 / 2) = 118.
+    assert frame_indices(300, pre, "single")[0, :2].tolist() == [118, 120]
+    assert frame_indices(300, pre, "official").shape == (4, 32)
+    ssv2 = get_variant(STHV2).preprocessing  # frame-uniform: one clip in both modes
+    assert frame_indices(100, ssv2, "single").tolist() == frame_indices(100, ssv2, "official").tolist()
+
+
+def test_rescale_sizes_and_odd_three_crop():
+    assert rescale_size(256, 340, 224) == (224, 298)  # 340 * 224 / 256 = 297.5 -> int(298.0) = 298
+    assert rescale_size(480, 854, 224) == (224, 399)  # 398.53 -> 399
+    assert rescale_size(224, 224, 224) == (224, 224)
+    assert rescale_size(100, 150, 224) == (224, 336)  # upscaling
+    # w - crop = 75 is odd: step 37, so the "right" crop starts at 74 and misses the last column.
+    assert three_crop_offsets(224, 299, 224) == [(0, 0), (0, 74), (0, 37)]
+    assert three_crop_offsets(224, 224, 224) == [(0, 0), (0, 0), (0, 0)]
+
+
+def test_resize_matches_opencv_fixed_point_bilinear():
+    img = (np.arange(15, dtype=np.uint8).reshape(3, 5) * 17)[..., None]
+    out = resize_bilinear(img, 7, 4)[..., 0]
+    # cv2.resize(img, (4, 7), interpolation=cv2.INTER_LINEAR) (opencv 4.14). Pixel (0, 2) by hand:
+    # x = 2.5 * 5 / 4 - 0.5 = 2.625 -> weights round(0.375 * 2048) = 768, 1280 on 34, 51:
+    #   S = 91392, S >> 4 = 5712;
+    # y = 0.5 * 3 / 7 - 0.5 = -0.286 -> row -1 (clipped to 0) weight 585, row 0 weight 1463:
+    #   ((585 * 5712 >> 16) + (1463 * 5712 >> 16) + 2) >> 2 = (50 + 127 + 2) >> 2 = 44
+    #   (float bilinear, e.g. tf.image.resize: 44.625 -> 45).
+    expected = [
+        [2, 23, 44, 66],
+        [14, 36, 57, 78],
+        [51, 72, 93, 114],
+        [87, 108, 130, 151],
+        [124, 145, 166, 187],
+        [160, 181, 202, 224],
+        [172, 193, 215, 236],
+    ]
+    assert out.tolist() == expected
+    # Downscaling, also from cv2.resize(img2, (9, 3)).
+    img2 = np.array(
+        [
+            [248, 194, 190, 207, 147, 26],
+            [237, 21, 245, 211, 239, 45],
+            [5, 157, 159, 60, 54, 236],
+            [109, 46, 199, 82, 32, 205],
+        ],
+        dtype=np.uint8,
+    )[..., None]
+    assert resize_bilinear(img2, 3, 9)[..., 0].tolist() == [
+        [246, 205, 171, 193, 203, 200, 170, 96, 29],
+        [121, 105, 108, 183, 169, 137, 144, 144, 141],
+        [92, 78, 86, 171, 135, 71, 43, 123, 210],
+    ]
+    # Batched input gives the same as one frame at a time; same size is a copy.
+    batch = np.stack([img, img[::-1]])
+    np.testing.assert_array_equal(resize_bilinear(batch, 7, 4)[1], resize_bilinear(img[::-1], 7, 4))
+    assert resize_bilinear(img, 3, 5) is not img and (resize_bilinear(img, 3, 5) == img).all()
+    with pytest.raises(TypeError):
+        resize_bilinear(img.astype(np.float32), 7, 4)
+
+
+def test_normalize_values():
+    pre = get_variant(TINY).preprocessing
+    out = normalize(np.array([[0, 128, 255]], np.uint8).repeat(3, 0).T, pre.mean, pre.std)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0], [-123.675 / 58.395, -116.28 / 57.12, -103.53 / 57.375], rtol=1e-6)
+    np.testing.assert_allclose(out[2], [(255 - 123.675) / 58.395, (255 - 116.28) / 57.12, 151.47 / 57.375])
+
+
+def test_resize_at_decode_gives_the_same_views(tmp_path):
+    pre = get_variant(TINY).preprocessing
+    path = write_video(tmp_path / "b.mp4", frames=20, height=48, width=64)
+    native = decode_video(path)
+    resized = decode_video(path, short_side=224)
+    assert resized.shape == (20, 224, 299, 3)
+    np.testing.assert_array_equal(resized, resize_to_short_side(native, 224))
+    views = load_views(path, pre, "single")
+    np.testing.assert_array_equal(views, make_views(native, pre, "single"))
+    assert views.shape == (1, 3, 32, 224, 224) and views.dtype == np.float32
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    with pytest.raises(VideoError, match=r"empty\.mp4: empty file"):
+        load_views(empty, pre)
+
+
+def test_list_videos_dir_and_list_file(tmp_path):
+    (tmp_path / "sub").mkdir()
+    for name in ("b.mp4", "a.AVI", "sub/c.webm", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in list_videos(tmp_path)] == ["a.AVI", "b.mp4", "c.webm"]
+    listing = tmp_path / "list.txt"
+    listing.write_text("# comment\nb.mp4\n\n/abs/x.mp4\n", encoding="utf-8")
+    assert list_videos(listing) == [tmp_path / "b.mp4", Path("/abs/x.mp4")]
+    with pytest.raises(FileNotFoundError):
+        list_videos(tmp_path / "nope")
