@@ -109,3 +109,29 @@ def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tm
         assert len(data["paths"]) == 4
         np.testing.assert_array_equal(data["pooled"][:3], first)
     (d / "clip_new.mp4").unlink()
+
+
+def test_extract_features_keeps_finished_videos_when_interrupted(videos, tmp_path, monkeypatch):
+    from tf_videoswin import inference
+
+    _, good, _ = videos
+    listing = tmp_path / "list.txt"
+    listing.write_text("\n".join(str(p) for p in good) + "\n", encoding="utf-8")
+    out = tmp_path / "f.npz"
+    calls = []
+
+    def fake_features(serving, views, batch_size):  # a cheap stand-in model; the 2nd video is interrupted
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return views.mean(axis=(0, 2, 3, 4)), views.mean(axis=2, keepdims=True)
+
+    monkeypatch.setattr(inference, "load_serving", lambda export, outputs: object())
+    monkeypatch.setattr(inference, "pooled_features", fake_features)
+    argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--no-progress"]
+    with pytest.raises(KeyboardInterrupt):
+        extract_features.main([*argv, "--flush-every", "100"])
+    with np.load(out) as data:  # the video finished before the interruption was written out
+        assert data["paths"].tolist() == [str(good[0])] and data["pooled"].shape == (1, 3)
+    # Extending a file without feature maps with --save-feature-map would mix rows: refused.
+    assert extract_features.main([*argv, "--save-feature-map"]) == 2

@@ -78,6 +78,10 @@ class FeatureStore:
 
         self._seen = set(self.paths)
 
+    @property
+    def has_feature_maps(self) -> bool:
+        return bool(self.maps) and len(self.maps) == len(self.paths)
+
     def __contains__(self, video: str) -> bool:
         return video in self._seen
 
@@ -94,7 +98,7 @@ class FeatureStore:
             "pooled": np.stack(self.pooled) if self.pooled else np.zeros((0, 0), np.float32),
             "variant": np.array(self.variant),
         }
-        if self.maps and len(self.maps) == len(self.paths):
+        if self.has_feature_maps:
             arrays["feature_maps"] = np.stack(self.maps)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".npz", dir=self.path.parent)
@@ -127,26 +131,37 @@ def main(argv: list[str] | None = None) -> int:
     except (ExportLoadError, FileNotFoundError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if store.paths and store.has_feature_maps != args.save_feature_map:
+        # Mixing rows with and without maps would drop the maps already computed from the file.
+        have = "has" if store.has_feature_maps else "has no"
+        print(
+            f"error: {args.out} {have} feature_maps; run with{'' if store.has_feature_maps else 'out'} "
+            "--save-feature-map to extend it, or write to another --out",
+            file=sys.stderr,
+        )
+        return 2
     todo = [v for v in videos if v not in store]
     skipped = len(videos) - len(todo)
     errors_path = args.out.with_name(args.out.name + ".errors.json")
     errors: list[dict] = []
     pending = 0
-    for video in tqdm(todo, unit="video", disable=args.no_progress, file=sys.stderr):
-        try:
-            views = load_views(video, cfg.preprocessing, args.views)
-        except VideoError as e:
-            errors.append({"path": video, "error": str(e)})
-            print(f"skipped: {e}", file=sys.stderr)
-            continue
-        pooled, maps = pooled_features(serving, views, args.batch_size)
-        store.add(video, pooled, maps.mean(axis=0) if args.save_feature_map else None)
-        pending += 1
-        if pending >= args.flush_every:
+    try:
+        for video in tqdm(todo, unit="video", disable=args.no_progress, file=sys.stderr):
+            try:
+                views = load_views(video, cfg.preprocessing, args.views)
+            except VideoError as e:
+                errors.append({"path": video, "error": str(e)})
+                print(f"skipped: {e}", file=sys.stderr)
+                continue
+            pooled, maps = pooled_features(serving, views, args.batch_size)
+            store.add(video, pooled, maps.mean(axis=0) if args.save_feature_map else None)
+            pending += 1
+            if pending >= args.flush_every:
+                store.save()
+                pending = 0
+    finally:  # also on Ctrl-C or an unexpected error: keep every video already finished
+        if pending or not args.out.exists():
             store.save()
-            pending = 0
-    if pending or not args.out.exists():
-        store.save()
     errors_path.write_text(json.dumps(errors, indent=2) + "\n", encoding="utf-8")
     print(
         f"{len(todo) - len(errors)} extracted, {skipped} already done (skipped), {len(errors)} failed "
