@@ -1,0 +1,33 @@
+"""The inference benchmark runs end to end and reports what the speed issue tracks."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import inference  # noqa: E402
+
+TINY = "swin_tiny_patch244_window877_kinetics400_1k"
+
+
+def test_inference_benchmark_json(capsys):
+    argv = ["--variant", TINY, "--frames", "4", "--size", "32", "--runs", "1", "--json"]
+    assert inference.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    for key in ("variant", "batch", "input_shape", "tf_seconds", "torch_seconds", "ratio", "max_abs_diff"):
+        assert key in result
+    assert result["input_shape"] == [1, 3, 4, 32, 32] and result["parity_ok"]
+    assert result["ratio"] == pytest.approx(result["tf_seconds"] / result["torch_seconds"])
+    assert result["floor_seconds"] == pytest.approx(result["gflop"] / result["matmul_peak_gflops_per_second"])
+    assert result["matmul_peak_gflops_per_second"] > 0
+
+
+def test_public_port_must_be_a_checkout(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        inference.main(["--public-port", str(tmp_path)])
+    assert e.value.code == 2
+    assert "not a checkout of innat/VideoSwin" in capsys.readouterr().err
