@@ -54,13 +54,17 @@ def matmul_gflops(runs: int = 5) -> float:
     return 2 * 12544 * 384 * 1536 / seconds / 1e9
 
 
+def is_public_port_checkout(path: Path) -> bool:
+    return (path / "videoswin" / "__init__.py").is_file()
+
+
 def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
     """A graph-mode forward of innat/VideoSwin's Keras backbone + pooling + dense head (random weights)."""
     import keras
     import tensorflow as tf
 
-    if not (checkout / "videoswin" / "__init__.py").is_file():
-        raise FileNotFoundError(f"{checkout} is not a checkout of innat/VideoSwin (no videoswin/__init__.py)")
+    if not is_public_port_checkout(checkout):
+        raise FileNotFoundError(f"{checkout} is not a checkout of innat/VideoSwin (no videoswin/)")
     sys.path.insert(0, str(checkout))
     from videoswin import VideoSwinBackbone
 
@@ -178,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.batch < 1 or args.runs < 1:
         p.error("--batch and --runs must be >= 1")
-    if args.public_port is not None and not (args.public_port / "videoswin" / "__init__.py").is_file():
+    if args.public_port is not None and not is_public_port_checkout(args.public_port):
         p.error(f"--public-port {args.public_port}: not a checkout of innat/VideoSwin (no videoswin/)")
     result = run(args.variant, args.batch, args.runs, args.frames, args.size, args.export, args.public_port)
     if args.json:
