@@ -23,7 +23,7 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def count_macs(cfg: VariantConfig, frames: int = 32, height: int = 224, width: int = 224) -> dict[str, int]:
-    """MACs per part of the model (``patch_embed``, ``layers.i``, ``cls_head``) and their ``total``."""
+    """MACs per part of the model (``patch_embed``, ``layers.i``, ``norm``, ``cls_head``) and ``total``."""
     pd, ph, pw = cfg.patch_size
     size = [_ceil_div(frames, pd), _ceil_div(height, ph), _ceil_div(width, pw)]
     dim = cfg.embed_dim
