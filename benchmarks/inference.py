@@ -8,7 +8,7 @@ written to a temporary directory (or --export DIR) and called through its servin
 Seconds are the median per forward after one warm-up call; ratio = tf / torch.
 
 The same run also measures this machine's arithmetic floor: the model's FLOPs
-(:mod:`tf_videoswin.flops`, 2 per MAC) divided by the sustained float32 matmul rate of TensorFlow
+(:mod:`tf_videoswin.model.flops`, 2 per MAC) divided by the sustained float32 matmul rate of TensorFlow
 here (a Swin-shaped ``[12544, 384] x [384, 1536]`` matmul), i.e. the time no implementation built on
 these kernels can beat. ``--public-port DIR`` also times a checkout of the public Keras port
 https://github.com/innat/VideoSwin (random weights, channels-last input, graph mode) on the same
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_videoswin.flops import gflop
+from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
 
 
@@ -97,25 +97,20 @@ def run(
     import tensorflow as tf
     import torch
 
-    from porting.engine import port_weights
-    from porting.export import save_export
+    from porting.pipeline import port_checkpoint
     from porting.synthetic import synthetic_checkpoint
-    from reference_torch import build_recognizer
-    from tf_videoswin.recognizer import build_model
+    from tf_videoswin.export.savedmodel import save_export
 
     cfg = get_variant(variant)
-    state_dict = synthetic_checkpoint(cfg, seed=0)["state_dict"]
-    torch_model = build_recognizer(cfg)
-    torch_model.load_state_dict(state_dict, strict=True)
+    ported = port_checkpoint(cfg, synthetic_checkpoint(cfg, seed=0)["state_dict"])
+    torch_model = ported.reference
     torch.set_num_threads(os.cpu_count() or 1)
 
     with tempfile.TemporaryDirectory() as tmp:
         if export is None:
-            tf_model = build_model(cfg)
-            port_weights({k: v.numpy() for k, v in state_dict.items()}, tf_model)
             export = Path(tmp) / "classifier"
-            save_export(tf_model, "classifier", export)
-            del tf_model
+            save_export(ported.tf_model, "classifier", export)
+        ported.tf_model = None
         serving = tf.saved_model.load(str(export)).signatures["serving_default"]
         shape = (batch, 3, frames, size, size)
         video = np.random.default_rng(0).standard_normal(shape).astype(np.float32)

@@ -128,7 +128,7 @@ plt.tight_layout(); plt.show()"""),
                 DATASET
                 + """
 
-from tf_videoswin.variants import MEAN_RGB, STD_RGB
+from tf_videoswin.config import MEAN_RGB, STD_RGB
 from tf_videoswin.video import decode_video, normalize
 
 def clip(path, frames=8, size=64):
@@ -181,10 +181,9 @@ assert history.history["loss"][-1] < history.history["loss"][0]"""),
             new_code_cell(CONVERT),
             new_code_cell("""import time, torch, tensorflow as tf
 from porting.parity import parity_input, torch_outputs
-from reference_torch import build_recognizer, load_state_dict
+from porting.pipeline import port_checkpoint
 
-reference = build_recognizer(VARIANT)
-reference.load_state_dict(load_state_dict(checkpoint), strict=True)
+reference = port_checkpoint(VARIANT, checkpoint).reference  # reference_torch, loaded with strict=True
 serving = tf.saved_model.load(str(EXPORT / "feature_extractor")).signatures["serving_default"]
 for shape in [(1, 3, 16, 112, 112), (1, 3, 8, 160, 160), (1, 3, 64, 224, 224)]:
     video = parity_input(shape, seed=0)
@@ -216,7 +215,7 @@ for shape in [(1, 3, 16, 112, 112), (1, 3, 8, 160, 160), (1, 3, 64, 224, 224)]:
                 + """
 
 import tensorflow as tf
-from tf_videoswin.variants import MEAN_RGB, STD_RGB
+from tf_videoswin.config import MEAN_RGB, STD_RGB
 from tf_videoswin.video import decode_video, normalize
 
 serving = tf.saved_model.load(str(EXPORT / "feature_extractor")).signatures["serving_default"]

@@ -1,10 +1,11 @@
 """Re-check an existing export against reference_torch: a parity job to copy into any CI.
 
-    python porting/check_parity.py --variant NAME --export exports/NAME [--checkpoint PATH]
+    python porting/check_parity.py --export exports/NAME [--variant NAME] [--checkpoint PATH]
 
 Loads the export's two SavedModels and the checkpoint (default: the cached official download),
 runs both on seeded inputs that need padding and window clipping, and compares logits, features
-and pooled features. Exit codes: 0 within tolerance, 1 beyond tolerance, 2 bad input.
+and pooled features. The variant comes from the export's metadata (--variant, if given, must agree).
+Exit codes: 0 within tolerance, 1 beyond tolerance, 2 bad input.
 """
 
 from __future__ import annotations
@@ -13,16 +14,24 @@ import argparse
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: import from the checkout, not from porting/ itself
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE
+from porting.pipeline import RELOAD_CHECK_SHAPE
+from tf_videoswin.cli.common import (
+    EXIT_CODES_HELP,
+    EXIT_FAILURE,
+    EXIT_INPUT,
+    EXIT_OK,
+    add_verbose_argument,
+    configure_logging,
+    error,
+    parse_shape,
+)
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
-EXIT_OK, EXIT_PARITY, EXIT_INPUT = 0, 1, 2
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    shape = tuple(int(v) for v in text.split(","))
-    if len(shape) != 5 or shape[1] != 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"expected B,3,T,H,W with positive sizes, got {text!r}")
-    return shape
+DEFAULT_SHAPES = (DEFAULT_PARITY_SHAPE, RELOAD_CHECK_SHAPE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,73 +39,84 @@ def build_parser() -> argparse.ArgumentParser:
         prog="check_parity.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="variants: " + ", ".join(VARIANTS),
+        epilog="variants: " + ", ".join(VARIANTS) + "\n" + EXIT_CODES_HELP,
     )
-    p.add_argument("--variant", required=True)
-    p.add_argument(
-        "--export", required=True, type=Path, help="the variant's export folder (exports/<variant>)"
-    )
+    p.add_argument("--export", required=True, type=Path, help="the export folder (exports/<variant>)")
+    p.add_argument("--variant", help="the variant the export must be (default: read from its metadata)")
     p.add_argument(
         "--checkpoint", type=Path, help="the .pth it was converted from (default: cached download)"
     )
     p.add_argument("--cache-dir", type=Path)
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the checkpoint")
-    p.add_argument("--tolerance", type=float, default=1e-4)
+    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
     p.add_argument(
         "--shape",
-        type=_shape,
+        type=parse_shape,
         action="append",
-        help="B,3,T,H,W of a seeded input; repeatable (default: 1,3,18,70,90 and 2,3,10,64,96)",
+        help="B,3,T,H,W of a seeded input; repeatable (default: "
+        + " and ".join(",".join(map(str, s)) for s in DEFAULT_SHAPES)
+        + ")",
     )
+    add_verbose_argument(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Compare an export's SavedModels with reference_torch on seeded inputs.
+
+    Args:
+        argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
+    Returns:
+        The exit code: 0 within tolerance, 1 beyond it, 2 bad input.
+    Example:
+        >>> main(["--export", "exports/swin_tiny_patch244_window877_kinetics400_1k"])  # doctest: +SKIP
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        cfg = get_variant(args.variant)
-    except UnknownVariantError as e:
-        parser.error(str(e))
-    shapes = args.shape or [(1, 3, 18, 70, 90), (2, 3, 10, 64, 96)]
+    configure_logging(args.verbose)
+    if args.variant is not None:
+        try:
+            get_variant(args.variant)
+        except UnknownVariantError as e:
+            parser.error(str(e))
+    shapes = args.shape or list(DEFAULT_SHAPES)
 
-    from porting.checks import CheckpointMismatchError
-    from porting.conversion import read_metadata
     from porting.download import default_cache_dir, sha256_file
-    from reference_torch.checkpoint import CheckpointError
+    from tf_videoswin.errors import VideoSwinError
+    from tf_videoswin.export.metadata import EXPORT_KINDS, ExportMetadata
 
-    for kind in ("classifier", "feature_extractor"):
+    for kind in EXPORT_KINDS:
         if not (args.export / kind / "saved_model.pb").is_file():
-            print(
-                f"error: {args.export / kind} is not a SavedModel; expected the folder written by convert.py",
-                file=sys.stderr,
-            )
+            error(f"{args.export / kind} is not a SavedModel; expected the folder written by convert.py")
             return EXIT_INPUT
-    checkpoint = args.checkpoint or (args.cache_dir or default_cache_dir()) / f"{cfg.name}.pth"
+    try:
+        meta = ExportMetadata.read(args.export)
+        cfg = get_variant(meta.variant)
+    except VideoSwinError as e:
+        error(e)
+        return EXIT_INPUT
+    if args.variant not in (None, cfg.name):
+        error(f"{args.export} is an export of {cfg.name}, not {args.variant}")
+        return EXIT_INPUT
+    checkpoint = args.checkpoint or (args.cache_dir or default_cache_dir()) / Path(cfg.url).name
     if not checkpoint.is_file():
-        print(f"error: checkpoint not found: {checkpoint} (pass --checkpoint)", file=sys.stderr)
+        error(f"checkpoint not found: {checkpoint} (pass --checkpoint)")
         return EXIT_INPUT
-    meta = read_metadata(args.export) or {}
-    if meta.get("variant") not in (None, cfg.name):
-        print(f"error: {args.export} is an export of {meta['variant']}, not {cfg.name}", file=sys.stderr)
-        return EXIT_INPUT
-    recorded = meta.get("upstream", {}).get("checkpoint_sha256")
-    if recorded and recorded != sha256_file(checkpoint):
+    if meta.source.get("checkpoint_sha256") not in (None, sha256_file(checkpoint)):
         print(
             f"warning: {checkpoint} is not the checkpoint this export was made from (sha256 differs)",
             file=sys.stderr,
         )
-
     try:
         report = check_export(cfg, args.export, checkpoint, shapes, args.tolerance, args.trust_checkpoint)
-    except (CheckpointError, CheckpointMismatchError, OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (VideoSwinError, OSError, ValueError) as e:
+        error(e)
         return EXIT_INPUT
     print(report.format())
     if not report.ok:
         row = report.first_failure
         print(f"FAILED: {row.name} differs by {row.max_abs:.3e} (> {row.tolerance:g})", file=sys.stderr)
-        return EXIT_PARITY
+        return EXIT_FAILURE
     print(f"parity ok for {cfg.name} ({len(shapes)} input shape(s), tolerance {args.tolerance:g})")
     return EXIT_OK
 
@@ -104,15 +124,11 @@ def main(argv: list[str] | None = None) -> int:
 def check_export(cfg, export: Path, checkpoint: Path, shapes, tolerance: float, trust: bool):
     """One report with a row per output per input shape."""
     import tensorflow as tf
-    import torch
 
     from porting import parity
-    from porting.conversion import load_and_check
-    from reference_torch import build_recognizer
+    from porting.pipeline import port_checkpoint
 
-    state_dict = load_and_check(checkpoint, cfg, trust)
-    reference = build_recognizer(cfg)
-    reference.load_state_dict({k: torch.from_numpy(v) for k, v in state_dict.items()}, strict=True)
+    reference = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust).reference
     classifier = tf.saved_model.load(str(export / "classifier")).signatures["serving_default"]
     features = tf.saved_model.load(str(export / "feature_extractor")).signatures["serving_default"]
     rows = []

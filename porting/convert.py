@@ -1,7 +1,8 @@
-"""Convert an official Video Swin checkpoint to TensorFlow SavedModels, with a parity check.
+"""Convert a Video Swin checkpoint to TensorFlow (SavedModels, optionally Keras files), with a parity check.
 
     python porting/convert.py --variant swin_tiny_patch244_window877_kinetics400_1k
     python porting/convert.py --variant <name> --checkpoint path/to/<name>.pth --output-dir exports
+    python porting/convert.py --variant <name> --formats savedmodel,keras,weights
 
 Without --checkpoint the official checkpoint is downloaded into the cache directory
 ($VIDEOSWIN_CACHE or ~/.cache/tf_videoswin/checkpoints). Exports are written only when the
@@ -11,13 +12,29 @@ ported model matches the PyTorch reference; a failed run leaves no partial expor
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: import from the checkout, not from porting/ itself
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE
+from tf_videoswin.cli.common import (
+    EXIT_CODES_HELP,
+    EXIT_FAILURE,
+    EXIT_INPUT,
+    EXIT_OK,
+    add_verbose_argument,
+    configure_logging,
+    error,
+    parse_shape,
+)
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
-EXIT_OK, EXIT_PARITY, EXIT_INPUT = 0, 1, 2
+FORMATS_HELP = (
+    "comma-separated files to write: savedmodel (always written), keras (<variant>.keras), "
+    "weights (<variant>.weights.h5); default: savedmodel"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,9 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="convert.py",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="variants: "
-        + ", ".join(VARIANTS)
-        + "\nexit codes: 0 ok, 1 parity failure, 2 bad input or I/O error",
+        epilog="variants: " + ", ".join(VARIANTS) + "\n" + EXIT_CODES_HELP,
     )
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--variant", help="upstream variant name (see the list below)")
@@ -48,17 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="allow full unpickling (weights_only=False) for files that need it; only for trusted files",
     )
+    p.add_argument("--formats", default="savedmodel", help=FORMATS_HELP)
     p.add_argument("--overwrite", action="store_true", help="replace an existing export of this variant")
-    p.add_argument("--tolerance", type=float, default=1e-4, help="max-abs parity tolerance (default: 1e-4)")
+    p.add_argument(
+        "--tolerance",
+        type=float,
+        default=DEFAULT_TOLERANCE,
+        help=f"max-abs parity tolerance (default: {DEFAULT_TOLERANCE:g})",
+    )
     p.add_argument(
         "--parity-shape",
-        type=lambda s: tuple(int(v) for v in s.split(",")),
-        default=(1, 3, 18, 70, 90),
-        help="B,3,T,H,W of the seeded parity input (default: 1,3,18,70,90: padding and clipping)",
+        type=parse_shape,
+        default=DEFAULT_PARITY_SHAPE,
+        help=f"B,3,T,H,W of the seeded parity input (default: {','.join(map(str, DEFAULT_PARITY_SHAPE))}: "
+        "padding and clipping)",
     )
     p.add_argument("--no-export", action="store_true", help="check parity only, write nothing")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")
-    p.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    add_verbose_argument(p)
     return p
 
 
@@ -73,20 +95,22 @@ def _resolve_checkpoint(args: argparse.Namespace, name: str) -> tuple[Path, str 
         if args.sha256 and digest.lower() != args.sha256.lower():
             raise ValueError(f"sha256 mismatch for {args.checkpoint}: expected {args.sha256}, got {digest}")
         return args.checkpoint, digest
-    url = get_variant(name).url
-    print(f"downloading {url}", file=sys.stderr)
-    return fetch_checkpoint(url, args.cache_dir, args.sha256, progress=not args.no_progress)
+    cfg = get_variant(name)
+    print(f"downloading {cfg.url}", file=sys.stderr)
+    return fetch_checkpoint(
+        cfg.url, args.cache_dir, args.sha256 or cfg.checkpoint_sha256, not args.no_progress
+    )
 
 
 def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = None):
-    from porting.conversion import convert
+    from porting.pipeline import convert
 
     cfg = get_variant(name)
     if checkpoint is None:
         checkpoint, digest = _resolve_checkpoint(args, name)
     else:
         digest = None
-    print(f"converting {name} from {checkpoint}")
+    print(f"converting {name} from {checkpoint}", flush=True)
     return convert(
         cfg,
         checkpoint,
@@ -97,6 +121,7 @@ def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = 
         tolerance=args.tolerance,
         overwrite=args.overwrite,
         export=not args.no_export,
+        formats=args.formats,
     )
 
 
@@ -117,18 +142,25 @@ def _report(result) -> None:
             f"reloaded SavedModels reproduce the Keras model (max abs {same:.2e}) and match reference_torch "
             f"at an untraced shape (max abs {other:.2e})"
         )
-        print(f"exported {result.export_dir}/classifier and {result.export_dir}/feature_extractor")
+        for f in result.files:
+            print(f"  {result.export_dir / f.path}  [{f.format}, {f.size_bytes / 1e6:.1f} MB]")
     print(f"done in {result.seconds:.1f} s")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Convert one variant (``--variant``) or a directory of checkpoints (``--all``).
+
+    Args:
+        argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
+    Returns:
+        The exit code: 0 ok, 1 parity failure (nothing exported), 2 bad input or I/O error.
+    Example:
+        >>> main(["--variant", "swin_tiny_patch244_window877_kinetics400_1k", "--checkpoint", "tiny.pth"])
+        ... # doctest: +SKIP
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
-    if len(args.parity_shape) != 5 or args.parity_shape[1] != 3 or min(args.parity_shape) < 1:
-        parser.error(f"--parity-shape must be B,3,T,H,W with positive sizes, got {args.parity_shape}")
+    configure_logging(args.verbose)
     if args.variant is not None:
         try:
             get_variant(args.variant)
@@ -136,48 +168,38 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(e))
     if args.all is not None and args.checkpoint is not None:
         parser.error("--checkpoint goes with --variant; --all reads <variant>.pth files from a directory")
+    from porting.pipeline import normalize_formats
 
-    from porting.checks import CheckpointMismatchError
-    from porting.conversion import ExportCheckError, ParityError
-    from porting.download import DownloadError
-    from porting.engine import PortingError
-    from reference_torch.checkpoint import CheckpointError
+    try:
+        args.formats = normalize_formats(args.formats)
+    except ValueError as e:
+        parser.error(f"--formats: {e}")
 
-    input_errors = (
-        CheckpointError,
-        CheckpointMismatchError,
-        PortingError,
-        DownloadError,
-        FileNotFoundError,
-        FileExistsError,
-        ValueError,
-        OSError,
-    )
+    from tf_videoswin.errors import ExportCheckError, ParityError, VideoSwinError
+
+    input_errors = (VideoSwinError, FileNotFoundError, FileExistsError, ValueError, OSError)
     if args.variant is not None:
         try:
             _report(_convert_one(args, args.variant))
         except (ParityError, ExportCheckError) as e:
-            print(f"error: {e}\nnothing was exported.", file=sys.stderr)
-            return EXIT_PARITY
+            error(f"{e}\nnothing was exported.")
+            return EXIT_FAILURE
         except input_errors as e:
-            print(f"error: {e}", file=sys.stderr)
+            error(e)
             return EXIT_INPUT
         return EXIT_OK
     return _convert_all(args, input_errors)
 
 
 def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
-    from porting.conversion import ParityError
+    from tf_videoswin.errors import ParityError
 
     if not args.all.is_dir():
-        print(f"error: not a directory: {args.all}", file=sys.stderr)
+        error(f"not a directory: {args.all}")
         return EXIT_INPUT
     found = [(name, args.all / f"{name}.pth") for name in VARIANTS if (args.all / f"{name}.pth").is_file()]
     if not found:
-        print(
-            f"error: no <variant>.pth files in {args.all}; expected names like {next(iter(VARIANTS))}.pth",
-            file=sys.stderr,
-        )
+        error(f"no <variant>.pth files in {args.all}; expected names like {next(iter(VARIANTS))}.pth")
         return EXIT_INPUT
     rows, code = [], EXIT_OK
     for name, path in found:
@@ -188,11 +210,11 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
             worst = "" if result.skipped else f"{max(r.max_abs for r in result.parity.rows):.2e}"
             rows.append((name, status, worst, f"{result.seconds:.1f}"))
         except ParityError as e:
-            print(f"error: {name}: {e}", file=sys.stderr)
+            error(f"{name}: {e}")
             rows.append((name, "PARITY FAILED", f"{e.report.first_failure.max_abs:.2e}", ""))
-            code = max(code, EXIT_PARITY)
+            code = max(code, EXIT_FAILURE)
         except input_errors as e:
-            print(f"error: {name}: {e}", file=sys.stderr)
+            error(f"{name}: {e}")
             rows.append((name, "ERROR", "", ""))
             code = EXIT_INPUT
     print(f"\n{'variant':<46} {'status':<14} {'max_abs':>9} {'seconds':>8}")

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_videoswin.variants import MEAN_RGB, STD_RGB, VARIANTS, get_variant, load_labels
+from tf_videoswin.cli.common import add_verbose_argument, configure_logging
+from tf_videoswin.config import MEAN_RGB, STD_RGB
+from tf_videoswin.variants import VARIANTS, get_variant, load_labels
 
 BANNER = "!" * 100
 
@@ -57,6 +59,7 @@ def obtain_checkpoint(name: str, cache_dir: Path | None) -> tuple[Path, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the README's main job; returns the exit code (that of convert.py if conversion fails)."""
     p = argparse.ArgumentParser(
         prog="python -m porting.demo",
         description=__doc__,
@@ -66,7 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", type=Path, help="use this .pth instead of downloading")
     p.add_argument("--output-dir", type=Path, default=Path("exports"))
     p.add_argument("--cache-dir", type=Path)
+    add_verbose_argument(p)
     args = p.parse_args(argv)
+    configure_logging(args.verbose)
 
     print(f"== 1/4 checkpoint for {args.variant}", flush=True)
     synthetic = False
@@ -86,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "--output-dir",
         str(args.output_dir),
         "--overwrite",
+        *(["--verbose"] if args.verbose else []),
     ]
     print("$ " + " ".join(cmd), flush=True)
     code = subprocess.call(cmd)
@@ -94,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         return code
 
     print("== 3/4 reload with hub.KerasLayer (tf_keras) and classify a 32x224x224 clip", flush=True)
-    import tensorflow_hub as hub
-    import tf_keras
+    from tf_videoswin.optional import require
+
+    hub = require("tensorflow_hub", "hub.KerasLayer")
+    tf_keras = require("tf_keras", "hub.KerasLayer")
 
     export = args.output_dir / args.variant
     model = tf_keras.Sequential([hub.KerasLayer(str(export / "classifier"), trainable=False)])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import urllib.error
@@ -10,27 +9,20 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from tf_videoswin.errors import DownloadError
+from tf_videoswin.export.files import sha256_file
+
 logger = logging.getLogger(__name__)
 
 CACHE_ENV = "VIDEOSWIN_CACHE"
 
-
-class DownloadError(RuntimeError):
-    """A download failed; the message names the URL and the reason."""
+__all__ = ["CACHE_ENV", "DownloadError", "default_cache_dir", "download", "fetch_checkpoint", "sha256_file"]
 
 
 def default_cache_dir() -> Path:
     """``$VIDEOSWIN_CACHE`` if set, else ``~/.cache/tf_videoswin/checkpoints``."""
     env = os.environ.get(CACHE_ENV)
     return Path(env).expanduser() if env else Path.home() / ".cache" / "tf_videoswin" / "checkpoints"
-
-
-def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _part_path(dest: Path) -> Path:

@@ -1,4 +1,9 @@
-"""Numerical comparison of the Keras port against the PyTorch reference, output by output."""
+"""Numerical comparison of the Keras port against the PyTorch reference, output by output.
+
+:func:`compare` turns two dicts of outputs into a :class:`ParityReport` (max-abs and mean-abs per
+output, in order, so the first failing row of a per-block comparison is the first diverging block);
+:func:`compare_models` runs both models on one input and compares them.
+"""
 
 from __future__ import annotations
 
@@ -131,10 +136,10 @@ def tf_outputs(tf_model, video: np.ndarray, intermediates: bool = False) -> dict
     if not intermediates:
         return {k: v.numpy() for k, v in tf_model(x, training=False).items()}
     inter: dict[str, tf.Tensor] = {}
-    features = tf_model.backbone(x, training=False, on_output=inter.__setitem__)
-    pooled = tf.reduce_mean(features, axis=[2, 3, 4])
+    features = tf_model.forward_features(x, training=False, on_output=inter.__setitem__)
+    pooled = tf_model.pool(features)
     result = {
-        "logits": tf_model.cls_head(pooled, training=False).numpy(),
+        "logits": tf_model.forward_head(pooled, training=False).numpy(),
         "pooled": pooled.numpy(),
         "features": features.numpy(),
     }
@@ -142,7 +147,7 @@ def tf_outputs(tf_model, video: np.ndarray, intermediates: bool = False) -> dict
     return result
 
 
-def check_parity(
+def compare_models(
     tf_model,
     torch_model,
     video: np.ndarray,

@@ -1,7 +1,7 @@
 """The declarative mapping from official state_dict keys to Keras variables.
 
 Each rule is ``(regex on the PyTorch key, Keras variable name template, transform)``. Keras variable
-names are the attribute paths of :func:`porting.engine.named_variables`, which mirror the official
+names are the attribute paths of :func:`porting.rule_engine.named_variables`, which mirror the official
 module paths (``backbone.layers.0.blocks.1.attn.qkv.kernel``). The first matching rule wins; a key
 that matches no rule and no ignore entry is an error.
 """

@@ -7,12 +7,14 @@ cannot be downloaded. ``convert.py`` never falls back to them on its own.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import sys
 from collections import OrderedDict
 from pathlib import Path
 
-from tf_videoswin.variants import VariantConfig, get_variant
+from tf_videoswin.variants import VARIANTS, VariantConfig, get_variant
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ def synthetic_checkpoint(variant: str | VariantConfig, seed: int = 0) -> dict:
 
     from reference_torch import build_recognizer
 
-    cfg = get_variant(variant) if isinstance(variant, str) else variant
+    cfg = get_variant(variant)
     generator = torch.Generator().manual_seed(seed)
     model = build_recognizer(cfg)
     state_dict = OrderedDict()
@@ -58,3 +60,18 @@ def write_synthetic_checkpoint(variant: str | VariantConfig, path: str | os.Path
     os.replace(tmp, path)
     logger.info("wrote synthetic checkpoint %s", path)
     return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m porting.synthetic --variant NAME --out FILE.pth``: write a synthetic checkpoint."""
+    p = argparse.ArgumentParser(prog="python -m porting.synthetic", description=__doc__)
+    p.add_argument("--variant", required=True, choices=list(VARIANTS))
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    print(write_synthetic_checkpoint(args.variant, args.out, args.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,17 +1,16 @@
-"""Reference PyTorch Video Swin mirroring the official SwinTransformer/Video-Swin-Transformer code."""
+"""Reference PyTorch Video Swin mirroring the official SwinTransformer/Video-Swin-Transformer code.
 
-from .checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file, load_state_dict
-from .i3d_head import I3DHead
-from .recognizer import Recognizer3D, build_recognizer
-from .swin_transformer import SwinTransformer3D
+Needs torch and einops (``pip install 'tf-videoswin[convert]'``); no mmcv. Reading checkpoint files
+is the converter's job (:mod:`porting.checkpoint`); this package is the model only.
+"""
 
-__all__ = [
-    "CheckpointError",
-    "I3DHead",
-    "Recognizer3D",
-    "SwinTransformer3D",
-    "build_recognizer",
-    "extract_state_dict",
-    "load_checkpoint_file",
-    "load_state_dict",
-]
+from tf_videoswin.optional import require
+
+require("torch", "the PyTorch reference model")
+require("einops", "the PyTorch reference model")
+
+from .i3d_head import I3DHead  # noqa: E402
+from .recognizer import Recognizer3D, build_recognizer  # noqa: E402
+from .swin_transformer import SwinTransformer3D  # noqa: E402
+
+__all__ = ["I3DHead", "Recognizer3D", "SwinTransformer3D", "build_recognizer"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tf_videoswin.config import VideoSwinConfig
 from tf_videoswin.variants import VariantConfig, get_variant
 
 from .i3d_head import I3DHead
@@ -29,9 +30,9 @@ class Recognizer3D(nn.Module):
         }
 
 
-def build_recognizer(variant: str | VariantConfig) -> Recognizer3D:
-    """An eval-mode reference model with the architecture of a registry variant (random weights)."""
-    cfg = get_variant(variant) if isinstance(variant, str) else variant
+def build_recognizer(variant: str | VariantConfig | VideoSwinConfig) -> Recognizer3D:
+    """An eval-mode reference model with the architecture of a registry variant or config (random weights)."""
+    cfg = variant if isinstance(variant, VideoSwinConfig) else get_variant(variant).arch
     backbone = SwinTransformer3D(
         patch_size=cfg.patch_size,
         in_chans=cfg.in_chans,

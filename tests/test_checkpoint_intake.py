@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from porting import check_parity, convert
-from reference_torch.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
+from porting.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 
 from .conftest import TINY
 
@@ -117,8 +117,8 @@ def test_check_parity_bad_export_dir_exit_2(tmp_path, tiny_checkpoint, capsys):
 
 
 def test_checkpoint_digest_in_metadata_is_the_file_hash(tiny_export, tiny_checkpoint):
-    from porting.conversion import read_metadata
+    from tf_videoswin.export import ExportMetadata
 
     digest = hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
-    assert read_metadata(tiny_export)["upstream"]["checkpoint_sha256"] == digest
+    assert ExportMetadata.read(tiny_export).source["checkpoint_sha256"] == digest
     assert (tiny_export / "classifier" / "videoswin_metadata.json").is_file()

@@ -14,8 +14,8 @@ import tensorflow as tf
 import torch
 
 from porting import convert
-from porting.conversion import METADATA_FILE, read_metadata
 from tf_videoswin import load_labels
+from tf_videoswin.export import METADATA_FILE
 
 from .conftest import ROOT, STHV2, TINY
 
@@ -74,14 +74,14 @@ def test_metadata_records_what_was_measured(tiny_export, tiny_checkpoint):
 
     meta = json.loads((tiny_export / METADATA_FILE).read_text())
     assert meta["variant"] == TINY
-    assert meta["upstream"]["checkpoint_sha256"] == hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
+    assert meta["source"]["checkpoint_sha256"] == hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
     outputs = meta["parity"]["outputs"]
     assert set(outputs) == {"logits", "pooled", "features"}
     assert all(0 <= v["max_abs"] <= 1e-4 for v in outputs.values())
     assert meta["labels"] == load_labels(TINY)
     card = (tiny_export / "README.md").read_text()
     assert f"{outputs['logits']['max_abs']:.3e}" in card
-    assert meta["upstream"]["checkpoint_sha256"] in card
+    assert meta["source"]["checkpoint_sha256"] in card
 
 
 def test_rerun_same_checkpoint_is_idempotent(tiny_export, tiny_checkpoint, capsys):
@@ -149,7 +149,9 @@ def test_existing_export_of_other_checkpoint_needs_overwrite(tmp_path, tiny_chec
     (out / TINY / METADATA_FILE).write_text(json.dumps({"upstream": {"checkpoint_sha256": "0" * 64}}))
     assert _run(["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]) == 2
     assert "--overwrite" in capsys.readouterr().err
-    assert read_metadata(out / TINY) == {"upstream": {"checkpoint_sha256": "0" * 64}}
+    assert json.loads((out / TINY / METADATA_FILE).read_text()) == {
+        "upstream": {"checkpoint_sha256": "0" * 64}
+    }
 
 
 def test_script_runs_from_a_shell():

@@ -5,8 +5,9 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from porting import checks, transforms
-from porting.engine import PortingError, named_variables, port_weights
+from porting import transforms
+from porting import validation as checks
+from porting.rule_engine import PortingError, named_variables, port_weights
 from porting.rules import RULES
 from tf_videoswin import build_model, get_variant
 

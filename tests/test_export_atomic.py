@@ -2,8 +2,9 @@
 
 import pytest
 
-from porting import conversion, convert
-from porting.export import atomic_directory
+from porting import convert
+from porting import pipeline as conversion
+from tf_videoswin.export.files import atomic_directory
 
 from .conftest import TINY
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tf_videoswin.flops import count_macs, gflop
+from tf_videoswin.model.flops import count_macs, gflop
 from tf_videoswin.variants import get_variant
 
 

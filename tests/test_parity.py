@@ -6,9 +6,7 @@ import tensorflow as tf
 import torch
 
 from porting import parity
-from porting.engine import port_weights
-from reference_torch import build_recognizer
-from tf_videoswin import build_model
+from porting.pipeline import port_checkpoint
 from tf_videoswin.variants import VARIANTS
 
 from .conftest import STHV2, TINY
@@ -17,11 +15,8 @@ GOLDEN_TOLERANCE = 1e-4  # official float32 vs float64 differ by <= 4e-6; a corr
 
 
 def _models(name, state_dict):
-    tf_model = build_model(name)
-    port_weights(state_dict, tf_model)
-    torch_model = build_recognizer(name)
-    torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in state_dict.items()}, strict=True)
-    return tf_model, torch_model
+    ported = port_checkpoint(name, state_dict)
+    return ported.tf_model, ported.reference
 
 
 @pytest.mark.parametrize("name", [TINY, STHV2])
@@ -41,14 +36,14 @@ def test_reference_and_port_match_official_goldens(name, synthetic_state_dict, g
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_tf_matches_reference_on_odd_shape(name, synthetic_state_dict):
     tf_model, torch_model = _models(name, synthetic_state_dict(name))
-    report = parity.check_parity(tf_model, torch_model, parity.parity_input((1, 3, 18, 70, 90)))
+    report = parity.compare_models(tf_model, torch_model, parity.parity_input((1, 3, 18, 70, 90)))
     assert report.ok, report.format()
 
 
 def test_every_stage_and_block_matches_on_tiny(synthetic_state_dict):
     tf_model, torch_model = _models(TINY, synthetic_state_dict(TINY))
     # A shape that pads every stage and clips windows in the late stages.
-    report = parity.check_parity(
+    report = parity.compare_models(
         tf_model, torch_model, parity.parity_input((2, 3, 12, 60, 84)), tolerance=1e-5, intermediates=True
     )
     names = [r.name for r in report.rows]
@@ -61,7 +56,7 @@ def test_parity_report_names_first_diverging_block(synthetic_state_dict):
     tf_model, torch_model = _models(TINY, synthetic_state_dict(TINY))
     var = tf_model.backbone.layers[1].blocks[1].mlp.fc2.bias
     var.assign(var.numpy() + 1e-2)
-    report = parity.check_parity(
+    report = parity.compare_models(
         tf_model, torch_model, parity.parity_input((1, 3, 6, 40, 40)), tolerance=1e-5, intermediates=True
     )
     assert not report.ok
@@ -72,5 +67,5 @@ def test_parity_report_names_first_diverging_block(synthetic_state_dict):
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_tf_matches_reference_on_full_clip(name, synthetic_state_dict):
     tf_model, torch_model = _models(name, synthetic_state_dict(name))
-    report = parity.check_parity(tf_model, torch_model, parity.parity_input((1, 3, 32, 224, 224)))
+    report = parity.compare_models(tf_model, torch_model, parity.parity_input((1, 3, 32, 224, 224)))
     assert report.ok, report.format()

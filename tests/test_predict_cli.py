@@ -112,7 +112,7 @@ def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tm
 
 
 def test_extract_features_keeps_finished_videos_when_interrupted(videos, tmp_path, monkeypatch):
-    from tf_videoswin import inference
+    from tf_videoswin.export import serving as inference
 
     _, good, _ = videos
     listing = tmp_path / "list.txt"
@@ -126,7 +126,14 @@ def test_extract_features_keeps_finished_videos_when_interrupted(videos, tmp_pat
             raise KeyboardInterrupt
         return views.mean(axis=(0, 2, 3, 4)), views.mean(axis=2, keepdims=True)
 
-    monkeypatch.setattr(inference, "load_serving", lambda export, outputs: object())
+    from types import SimpleNamespace
+
+    from tf_videoswin.export import ExportMetadata
+    from tf_videoswin.variants import get_variant, load_labels
+
+    cfg = get_variant("swin_tiny_patch244_window877_kinetics400_1k")
+    meta = ExportMetadata(cfg.name, cfg.arch, cfg.preprocessing, tuple(load_labels(cfg)), cfg.dataset, {})
+    monkeypatch.setattr(inference, "load_serving", lambda export, outputs: SimpleNamespace(metadata=meta))
     monkeypatch.setattr(inference, "pooled_features", fake_features)
     argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--no-progress"]
     with pytest.raises(KeyboardInterrupt):

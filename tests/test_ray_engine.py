@@ -22,7 +22,7 @@ def ray_runtime():
 
 
 def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
-    from tf_videoswin.ray_engine import read_features
+    from tf_videoswin.ray import read_features
 
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -72,10 +72,12 @@ def test_ray_rejects_npz_output(tiny_export, tmp_path, capsys):
 def test_missing_ray_gives_install_hint(monkeypatch):
     import sys
 
-    from tf_videoswin.ray_engine import RayUnavailableError, _require_ray
+    from tf_videoswin.errors import MissingDependencyError
+    from tf_videoswin.ray import _require_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
-    with pytest.raises(RayUnavailableError, match=r"pip install 'tf-videoswin\[ray\]'"):
+    monkeypatch.setitem(sys.modules, "ray.data", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'tf-videoswin\[ray\]'"):
         _require_ray()
 
 

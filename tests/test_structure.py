@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from porting import checks
-from porting.engine import named_variables, port_weights
+from porting import validation as checks
+from porting.rule_engine import named_variables, port_weights
 from reference_torch import build_recognizer
 from tf_videoswin import build_model, get_variant
 from tf_videoswin.variants import VARIANTS
@@ -36,13 +36,13 @@ def test_port_accounts_for_every_key_and_variable(name, synthetic_state_dict):
     assert len(report.assigned) + len(report.ignored) == len(state_dict)
     assert sorted(k for k, _ in report.ignored) == sorted(index_keys)
     assert sorted(t for _, t, _ in report.assigned) == sorted(variables)
-    assert checks.verify_relative_position_index(state_dict, cfg) == len(index_keys) == sum(cfg.depths)
+    assert checks.verify_relative_position_index(state_dict, cfg) == len(index_keys) == sum(cfg.arch.depths)
     assert checks.candidate_variants(state_dict) == (
         [
             n
             for n, c in VARIANTS.items()
-            if (c.embed_dim, c.depths, c.window_size, c.num_classes)
-            == (cfg.embed_dim, cfg.depths, cfg.window_size, cfg.num_classes)
+            if (c.arch.embed_dim, c.arch.depths, c.arch.window_size, c.num_classes)
+            == (cfg.arch.embed_dim, cfg.arch.depths, cfg.arch.window_size, cfg.num_classes)
         ]
     )
     # Spot-check one transform per kind against the source tensor.

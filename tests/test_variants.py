@@ -36,15 +36,15 @@ def test_registry_matches_official_key_lists(name, golden_gen):
     cfg = get_variant(name)
     bb, head = spec["backbone_cfg"], spec["head_cfg"]
     assert spec["num_parameters"] == cfg.num_parameters
-    assert tuple(bb["patch_size"]) == cfg.patch_size
-    assert bb["embed_dim"] == cfg.embed_dim
-    assert tuple(bb["depths"]) == cfg.depths
-    assert tuple(bb["num_heads"]) == cfg.num_heads
-    assert tuple(bb["window_size"]) == cfg.window_size
-    assert bb["drop_path_rate"] == cfg.drop_path_rate
+    assert tuple(bb["patch_size"]) == cfg.arch.patch_size
+    assert bb["embed_dim"] == cfg.arch.embed_dim
+    assert tuple(bb["depths"]) == cfg.arch.depths
+    assert tuple(bb["num_heads"]) == cfg.arch.num_heads
+    assert tuple(bb["window_size"]) == cfg.arch.window_size
+    assert bb["drop_path_rate"] == cfg.arch.drop_path_rate
     assert head["num_classes"] == cfg.num_classes
     assert head["in_channels"] == cfg.num_features
-    assert head["dropout_ratio"] == cfg.head_dropout
+    assert head["dropout_ratio"] == cfg.arch.head_dropout
     assert cfg.url == f"https://github.com/SwinTransformer/storage/releases/download/v1.0.4/{name}.pth"
 
 

@@ -6,7 +6,7 @@ import tensorflow as tf
 import torch
 
 from reference_torch import window_ops as ref
-from tf_videoswin import window_ops as ops
+from tf_videoswin.model import window_ops as ops
 
 CASES = [
     # (feature size, window, shift): full windows, padding, clipping on each axis, shift dropped.

@@ -1,21 +1,119 @@
-"""Video Swin Transformer in TensorFlow / Keras 3.
+"""Video Swin Transformer in TensorFlow / Keras 3, ported from PyTorch with proven parity.
 
-Importing the package does not import TensorFlow: the variant registry and label maps stay
-usable from tools that only need them. The model is loaded on first access.
+    >>> import tf_videoswin
+    >>> model = tf_videoswin.from_pretrained("swin_tiny_patch244_window877_kinetics400_1k")  # doctest: +SKIP
+    >>> model = tf_videoswin.build_model("swin_tiny_patch244_window877_kinetics400_1k")  # random weights
+
+Floors, bottom to top (each imports only those below it):
+
+- :mod:`.config`, :mod:`.variants`, :mod:`.errors`: pure Python (architecture, presets, errors);
+- :mod:`.model`: the Keras model (TensorFlow); :mod:`.video`: the official test pipeline (NumPy, PyAV);
+- :mod:`.export`: the export format, its writer and readers;
+- the converter (the ``porting`` and ``reference_torch`` packages, torch), :mod:`.ray`, :mod:`.cli`;
+- :mod:`.pretrained`: ``from_pretrained`` and ``load_export_model``.
+
+Importing the package imports no TensorFlow or torch; the model loads on first access. The Keras
+layers register themselves with Keras when Keras is imported (before or after this package), so
+``keras.saving.load_model("x.keras")`` needs no ``custom_objects``.
 """
 
 from __future__ import annotations
 
+import importlib
+import importlib.abc
+import importlib.util
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from .config import Preprocessing, VideoSwinConfig
+from .errors import (
+    CheckpointError,
+    CheckpointMismatchError,
+    DownloadError,
+    ExportFormatError,
+    MissingDependencyError,
+    ParityError,
+    PortingError,
+    UnknownVariantError,
+    VideoError,
+    VideoSwinError,
+)
 from .variants import VARIANTS, VariantConfig, get_variant, load_labels
 
-__all__ = ["VARIANTS", "Recognizer3D", "VariantConfig", "build_model", "get_variant", "load_labels"]
+try:
+    __version__ = version("tf-videoswin")
+except PackageNotFoundError:  # a checkout that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "VARIANTS",
+    "CheckpointError",
+    "CheckpointMismatchError",
+    "DownloadError",
+    "ExportFormatError",
+    "MissingDependencyError",
+    "ParityError",
+    "PortingError",
+    "Preprocessing",
+    "Recognizer3D",
+    "UnknownVariantError",
+    "VariantConfig",
+    "VideoError",
+    "VideoSwinConfig",
+    "VideoSwinError",
+    "__version__",
+    "build_model",
+    "from_pretrained",
+    "get_variant",
+    "load_export_model",
+    "load_labels",
+]
+
+_LAZY = {
+    "Recognizer3D": "tf_videoswin.model",
+    "build_model": "tf_videoswin.model",
+    "from_pretrained": "tf_videoswin.pretrained",
+    "load_export_model": "tf_videoswin.pretrained",
+}
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Recognizer3D", "build_model"):
-        from . import recognizer
-
-        return getattr(recognizer, name)
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'tf_videoswin' has no attribute {name!r}")
+
+
+def _register_keras_objects() -> None:
+    """Import the model floor: its layers register with Keras as they are defined."""
+    try:
+        importlib.import_module("tf_videoswin.model")
+    except Exception as e:  # e.g. Keras on a non-TensorFlow backend: nothing of ours can load there
+        logging.getLogger(__name__).debug("tf_videoswin layers not registered with Keras: %s", e)
+
+
+class _RegisterAfterKerasImport(importlib.abc.MetaPathFinder):
+    """One-shot import hook: once ``keras`` has been imported, register our layers with it."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "keras":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None:
+            return spec
+        exec_module = spec.loader.exec_module
+
+        def exec_then_register(module):
+            exec_module(module)
+            _register_keras_objects()
+
+        spec.loader.exec_module = exec_then_register
+        return spec
+
+
+if "keras" in sys.modules:
+    _register_keras_objects()
+elif not any(isinstance(f, _RegisterAfterKerasImport) for f in sys.meta_path):
+    sys.meta_path.insert(0, _RegisterAfterKerasImport())

@@ -1,0 +1,88 @@
+"""What every command-line app shares: exit codes, argument types and flags, quiet start-up, errors.
+
+Importing this module imports neither TensorFlow nor torch: the apps parse their arguments and set up
+logging first, then import the heavy libraries (so ``--help`` is instant and TensorFlow's start-up
+messages can be silenced before TensorFlow loads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+
+#: Exit codes of every command: success, a failed check (parity), bad input or an I/O error.
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
+EXIT_CODES_HELP = "exit codes: 0 ok, 1 parity failure, 2 bad input or I/O error"
+
+#: Environment variables that silence TensorFlow's C++ start-up chatter (oneDNN, CUDA probes,
+#: cpu_feature_guard); set only where the user has not set them.
+_QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR", "GLOG_minloglevel": "3"}
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Log level for the toolkit, and TensorFlow's own output off unless ``verbose``.
+
+    Must run before TensorFlow is imported to silence its C++ messages.
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    if verbose:
+        return
+    for key, value in _QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in ("tensorflow", "absl", "keras", "h5py", "jax"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    for category in (DeprecationWarning, FutureWarning, UserWarning):
+        warnings.filterwarnings(
+            "ignore", category=category, module=r"(tensorflow|tf_keras|keras|tensorflow_hub)"
+        )
+    warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated")
+
+
+def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="log every step, and show TensorFlow's start-up messages"
+    )
+
+
+def parse_shape(text: str) -> tuple[int, int, int, int, int]:
+    """``"B,3,T,H,W"`` -> a clip shape (argparse type): five positive integers, 3 channels."""
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected B,3,T,H,W as five integers, got {text!r}") from None
+    if len(shape) != 5 or shape[1] != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected B,3,T,H,W with positive sizes and 3 channels, got {text!r}"
+        )
+    return shape  # type: ignore[return-value]
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--address`` and ``--num-actors``, shared by the apps that offer ``--engine ray``."""
+    parser.add_argument(
+        "--address", help="ray: address of an existing cluster (default: a local Ray runtime)"
+    )
+    parser.add_argument(
+        "--num-actors", type=positive_int, default=2, help="ray: model actors, one loaded export each"
+    )
+
+
+def error(message: object) -> None:
+    """An error line on stderr, as every app prints them."""
+    print(f"error: {message}", file=sys.stderr)

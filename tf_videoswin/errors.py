@@ -1,0 +1,69 @@
+"""Every error the toolkit raises on purpose, in one place, under one base class.
+
+Pure Python (no TensorFlow, torch or video libraries), so any floor can raise them and users can catch
+``tf_videoswin.VideoSwinError`` around any call. Each message names the file, key or value at fault and,
+where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+
+class VideoSwinError(Exception):
+    """Base class of the toolkit's errors."""
+
+
+class UnknownVariantError(VideoSwinError, KeyError):
+    """A variant name that is not in the registry (the message lists close names and all choices)."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0])
+
+
+class MissingDependencyError(VideoSwinError, ImportError):
+    """An optional dependency is not installed; the message names the extra that provides it."""
+
+
+class CheckpointError(VideoSwinError, RuntimeError):
+    """A checkpoint that cannot be used: missing, truncated, corrupt, unsafe or of another layout."""
+
+
+class CheckpointMismatchError(VideoSwinError, ValueError):
+    """The state_dict is not the architecture of the requested variant, or holds bad values."""
+
+
+class PortingError(VideoSwinError, RuntimeError):
+    """The state_dict and the model do not correspond one to one."""
+
+
+class ParityError(VideoSwinError, RuntimeError):
+    """The ported model does not reproduce the PyTorch reference within tolerance.
+
+    ``report`` is the :class:`porting.parity.ParityReport` that failed.
+    """
+
+    def __init__(self, report) -> None:
+        self.report = report
+        row = report.first_failure
+        super().__init__(
+            f"parity check failed: {row.name} differs by {row.max_abs:.3e} (> {row.tolerance:g})\n"
+            + report.format()
+        )
+
+
+class ExportFormatError(VideoSwinError, RuntimeError):
+    """A folder or file that is not a usable export (no or invalid metadata, wrong kind, missing files)."""
+
+
+class ExportCheckError(VideoSwinError, RuntimeError):
+    """A written export does not reproduce the model it was written from."""
+
+
+class DownloadError(VideoSwinError, RuntimeError):
+    """A download failed; the message names the URL and the reason."""
+
+
+class VideoError(VideoSwinError, RuntimeError):
+    """A video that cannot be used: missing, empty, unreadable or without frames.
+
+    The message starts with the file's path and says why.
+    """

@@ -1,0 +1,14 @@
+"""The export floor: the on-disk format of a converted or fine-tuned model, its writer and its readers.
+
+- :mod:`.metadata`: ``videoswin_metadata.json`` as a class (:class:`ExportMetadata`), schema-versioned;
+- :mod:`.savedmodel`: TF-Hub reusable SavedModels (``classifier``, ``feature_extractor``);
+- :mod:`.model_card`: the README written next to an export;
+- :mod:`.serving`: loading an export for inference and running it on video views;
+- :mod:`.files`: atomic directories and digests.
+
+Needs TensorFlow (not torch): the converter and the fine-tuning app both write through it.
+"""
+
+from .metadata import EXPORT_KINDS, METADATA_FILE, SCHEMA_VERSION, ExportFile, ExportMetadata
+
+__all__ = ["EXPORT_KINDS", "METADATA_FILE", "SCHEMA_VERSION", "ExportFile", "ExportMetadata"]

@@ -1,0 +1,124 @@
+"""The human model card (README.md) written next to each export, from its metadata."""
+
+from __future__ import annotations
+
+from .metadata import ExportMetadata
+
+
+def _files_table(meta: ExportMetadata) -> str:
+    if not meta.files:
+        return ""
+    rows = []
+    for f in meta.files:
+        parity = ", ".join(
+            f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in f.parity.items()
+        )
+        rows.append(
+            f"| `{f.path}` | {f.format} | {f.kind} | {f.precision} | {f.size_bytes / 1e6:.1f} MB | "
+            f"{parity or '-'} | `{f.sha256[:16]}…` |"
+        )
+    return (
+        "\n## Files\n\n| path | format | outputs | precision | size | parity / drift | sha256 |\n"
+        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
+
+
+def render_model_card(meta: ExportMetadata) -> str:
+    """Markdown in the style of TF-Hub / Kaggle model pages; every number comes from ``meta``."""
+    arch = meta.architecture
+    src = meta.source
+    pre = meta.preprocessing
+    par = meta.parity
+    rows = "\n".join(
+        f"| {name} | {v['max_abs']:.3e} | {v['mean_abs']:.3e} | {v['tolerance']:g} |"
+        for name, v in par.get("outputs", {}).items()
+    )
+    variant = meta.variant
+    sampling = f"{pre.num_clips} clip(s) of {pre.clip_len} frames at interval {pre.frame_interval}" + (
+        " (frame-uniform)" if pre.frame_uniform else ""
+    )
+    nf, nc = arch.num_features, arch.num_classes
+    fe_row = (
+        f"| `feature_extractor/` | pooled features `[B, {nf}]` | "
+        f"`{{'features': [B, {nf}, T/2, H/32, W/32], 'pooled': [B, {nf}]}}` |"
+    )
+    repo = src.get("repository", "")
+    if src.get("kind") == "finetuned":
+        origin = (
+            f"Fine-tuned with `tf_videoswin.finetune` from `{src.get('base_variant')}` "
+            f"on {meta.dataset} ({nc} classes)."
+        )
+    else:
+        origin = (
+            f"Ported from the PyTorch checkpoint of [{repo}]({repo}) "
+            f"with `tf_videoswin`. Trained on **{meta.dataset}**; {nc} classes."
+        )
+    accuracy = (
+        f"## Accuracy (from {meta.accuracy['source']}, not re-measured here)\n\n"
+        f"top-1 {meta.accuracy['top1']} / top-5 {meta.accuracy['top5']} on {meta.dataset}"
+        f" (pretrained on {src.get('pretrain', '?')}).\n"
+        if meta.accuracy
+        else ""
+    )
+    parity = (
+        "## Parity with the PyTorch reference, measured at export\n\n"
+        f"Input `{par['input_shape']}` (seeded normal; needs padding and window clipping):\n\n"
+        "| output | max abs | mean abs | tolerance |\n|---|---|---|---|\n"
+        f"{rows}\n\nReloaded SavedModels vs the in-memory model (max abs): {meta.reload_max_abs}.\n"
+        if rows
+        else ""
+    )
+    return f"""# Video Swin Transformer: `{variant}` (TensorFlow SavedModel)
+
+{origin}
+
+| folder | `__call__(video, training=False)` | `serving_default` |
+|---|---|---|
+| `classifier/` | logits `[B, {nc}]` | `{{'logits': [B, {nc}]}}` |
+{fe_row}
+
+Class names ship in `classifier/assets/labels.txt` and in `videoswin_metadata.json`, in output order.
+
+## Input
+
+`video`: float32 `[B, 3, T, H, W]` (channels-first), {pre.channel_order}, each pixel `(x - mean) / std`
+on the 0-255 scale with mean `{list(pre.mean)}` and std `{list(pre.std)}`. B, T, H and W are dynamic:
+the official evaluation uses {pre.clip_len}x{pre.crop_size}x{pre.crop_size} ({sampling}, short side
+{pre.short_side}, {pre.num_crops} crops of {pre.crop_size}, softmax averaged over views), but any size
+works without re-export.
+
+## Usage
+
+```python
+import tensorflow as tf, tensorflow_hub as hub, tf_keras
+
+# TF-Hub style (tf_keras): fine-tune the backbone with a new head.
+model = tf_keras.Sequential([
+    hub.KerasLayer("{variant}/feature_extractor", trainable=True),
+    tf_keras.layers.Dense(10),
+])
+model.compile(optimizer="adam", loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+
+# Keras 3
+import keras
+layer = keras.layers.TFSMLayer("{variant}/classifier", call_endpoint="serving_default")
+logits = layer(tf.zeros([1, 3, 32, 224, 224]))["logits"]
+
+# Plain TensorFlow
+classifier = tf.saved_model.load("{variant}/classifier")
+logits = classifier.signatures["serving_default"](video=tf.zeros([1, 3, 32, 224, 224]))["logits"]
+
+# As a Keras model (pip install tf-videoswin)
+import tf_videoswin
+model = tf_videoswin.from_pretrained("{variant}")  # this folder
+```
+
+{accuracy}
+{parity}{_files_table(meta)}
+## Provenance
+
+- checkpoint: {src.get("checkpoint_url", "-")}
+- sha256: `{src.get("checkpoint_sha256", "-")}`
+- versions: {meta.versions}
+- license of the upstream weights: {src.get("license", "-")}
+"""

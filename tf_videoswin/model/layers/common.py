@@ -1,0 +1,78 @@
+"""Variable holders for Linear and LayerNorm with PyTorch semantics.
+
+Variable names and layouts are the Keras ones (``kernel [in, out]``, ``bias``, ``gamma``,
+``beta``); the arithmetic lives in :mod:`tf_videoswin.model.functional`.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ..functional import LAYER_NORM_EPSILON
+from ..functional import layer_norm as _layer_norm
+from ..functional import linear as _linear
+
+#: ``@register`` makes a layer loadable from ``.keras`` files without ``custom_objects``.
+register = keras.saving.register_keras_serializable(package="tf_videoswin")
+
+
+@register
+class Linear(keras.layers.Layer):
+    """``y = x @ kernel + bias`` over the last axis (``nn.Linear`` with a transposed weight)."""
+
+    def __init__(self, in_features: int, units: int, use_bias: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.in_features = in_features
+        self.units = units
+        self.use_bias = use_bias
+        self.kernel = self.add_weight(
+            shape=(in_features, units),
+            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            name="kernel",
+        )
+        self.bias = self.add_weight(shape=(units,), initializer="zeros", name="bias") if use_bias else None
+        self.built = True
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return _linear(x, self.kernel, self.bias)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "in_features": self.in_features,
+            "units": self.units,
+            "use_bias": self.use_bias,
+        }
+
+
+@register
+class LayerNorm(keras.layers.Layer):
+    """LayerNorm over the last axis, epsilon 1e-5 (``nn.LayerNorm``)."""
+
+    def __init__(self, dim: int, epsilon: float = LAYER_NORM_EPSILON, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.epsilon = epsilon
+        self.gamma = self.add_weight(shape=(dim,), initializer="ones", name="gamma")
+        self.beta = self.add_weight(shape=(dim,), initializer="zeros", name="beta")
+        self.built = True
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return _layer_norm(x, self.gamma, self.beta, self.epsilon)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "dim": self.dim, "epsilon": self.epsilon}
+
+
+def layer_norm(dim: int, name: str) -> LayerNorm:
+    return LayerNorm(dim, name=name)
+
+
+def dense(in_dim: int, units: int, name: str, use_bias: bool = True) -> Linear:
+    return Linear(in_dim, units, use_bias=use_bias, name=name)
+
+
+def value(variable: keras.Variable | None) -> tf.Tensor | None:
+    """The current value of a variable as a tensor (a read that gradients flow through)."""
+    return None if variable is None else tf.convert_to_tensor(variable)

@@ -1,0 +1,79 @@
+"""One (shifted-)window Swin block."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from ..functional import BlockParams, swin_block
+from ..window_ops import Size3, WindowGeometry
+from .common import layer_norm, register, value
+from .drop_path import DropPath
+from .mlp import Mlp
+from .window_attention import WindowAttention3D
+
+
+@register
+class SwinTransformerBlock3D(keras.layers.Layer):
+    """Pre-norm window attention and MLP with residuals, on channels-last ``(B, D, H, W, C)``.
+
+    ``shifted`` is static (odd blocks of a stage); window, shift, padding and mask are runtime
+    tensors computed once per stage (:func:`~tf_videoswin.model.window_ops.window_geometry`), because a
+    small feature map clips the window and drops the shift. The computation is the shared
+    :func:`~tf_videoswin.model.functional.swin_block`, called with this block's weights.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: Size3,
+        shifted: bool,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path: float = 0.0,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.num_heads = num_heads
+        self.window_size = tuple(window_size)
+        self.shifted = shifted
+        self.mlp_ratio = mlp_ratio
+        self.qkv_bias = qkv_bias
+        self.norm1 = layer_norm(dim, name="norm1")
+        self.attn = WindowAttention3D(dim, window_size, num_heads, qkv_bias, name="attn")
+        self.drop_path = DropPath(drop_path, name="drop_path")
+        self.norm2 = layer_norm(dim, name="norm2")
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), name="mlp")
+        self.built = True
+
+    def params(self) -> BlockParams:
+        return BlockParams(
+            value(self.norm1.gamma),
+            value(self.norm1.beta),
+            self.attn.params(),
+            value(self.norm2.gamma),
+            value(self.norm2.beta),
+            value(self.mlp.fc1.kernel),
+            value(self.mlp.fc1.bias),
+            value(self.mlp.fc2.kernel),
+            value(self.mlp.fc2.bias),
+        )
+
+    def call(self, x: tf.Tensor, geometry: WindowGeometry, training: bool | None = None) -> tf.Tensor:
+        training = bool(training) and self.drop_path.rate > 0.0
+        rate = tf.constant(self.drop_path.rate, x.dtype)
+        return swin_block(x, geometry, self.params(), rate, self.num_heads, self.shifted, training)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "dim": self.dim,
+            "num_heads": self.num_heads,
+            "window_size": self.window_size,
+            "shifted": self.shifted,
+            "mlp_ratio": self.mlp_ratio,
+            "qkv_bias": self.qkv_bias,
+            "drop_path": self.drop_path.rate,
+        }

@@ -1,0 +1,108 @@
+"""The Video Swin backbone."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..window_ops import Size3
+from .basic_layer import BasicLayer, OutputHook
+from .common import layer_norm, register
+from .patch_embed import PatchEmbed3D
+
+
+@register
+class SwinTransformer3D(keras.layers.Layer):
+    """``(B, 3, T, H, W)`` normalised clip -> ``(B, 8C, T/2, H/32, W/32)`` after the final norm.
+
+    Attribute names mirror the official module tree (``patch_embed``, ``layers[i].blocks[j]``,
+    ``norm``) so the converter addresses every weight by name.
+    """
+
+    def __init__(
+        self,
+        patch_size: Size3 = (2, 4, 4),
+        in_chans: int = 3,
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: Size3 = (8, 7, 7),
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop_path_rate: float = 0.2,
+        patch_norm: bool = True,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.patch_size = tuple(patch_size)
+        self.in_chans = in_chans
+        self.embed_dim = embed_dim
+        self.depths = tuple(depths)
+        self.num_heads = tuple(num_heads)
+        self.window_size = tuple(window_size)
+        self.mlp_ratio = mlp_ratio
+        self.qkv_bias = qkv_bias
+        self.drop_path_rate = drop_path_rate
+        self.patch_norm = patch_norm
+        self.patch_embed = PatchEmbed3D(patch_size, in_chans, embed_dim, patch_norm, name="patch_embed")
+        dpr = np.linspace(0.0, drop_path_rate, sum(depths)).tolist()
+        self.layers = [
+            BasicLayer(
+                dim=embed_dim * 2**i,
+                depth=depth,
+                num_heads=heads,
+                window_size=window_size,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop_path=dpr[sum(depths[:i]) : sum(depths[: i + 1])],
+                downsample=i < len(depths) - 1,
+                name=f"layers.{i}",
+            )
+            for i, (depth, heads) in enumerate(zip(depths, num_heads, strict=True))
+        ]
+        self.num_features = embed_dim * 2 ** (len(depths) - 1)
+        self.norm = layer_norm(self.num_features, name="norm")
+        self.built = True
+
+    def call(
+        self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None
+    ) -> tf.Tensor:
+        """``on_output(name, tensor)``, if given, receives the output of every block and stage, named
+        by official module path and laid out like the official module's output."""
+        x = self.patch_embed(x)
+        if on_output is not None:
+            on_output("patch_embed", tf.transpose(x, [0, 4, 1, 2, 3]))
+        for i, layer in enumerate(self.layers):
+            block_hook = (
+                None if on_output is None else functools.partial(_prefixed, on_output, f"layers.{i}.")
+            )
+            x = layer(x, training=training, on_output=block_hook)
+            if on_output is not None:
+                on_output(f"layers.{i}", tf.transpose(x, [0, 4, 1, 2, 3]))
+        x = tf.transpose(self.norm(x), [0, 4, 1, 2, 3])
+        if on_output is not None:
+            on_output("norm", x)
+        return x
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "patch_size": self.patch_size,
+            "in_chans": self.in_chans,
+            "embed_dim": self.embed_dim,
+            "depths": self.depths,
+            "num_heads": self.num_heads,
+            "window_size": self.window_size,
+            "mlp_ratio": self.mlp_ratio,
+            "qkv_bias": self.qkv_bias,
+            "drop_path_rate": self.drop_path_rate,
+            "patch_norm": self.patch_norm,
+        }
+
+
+def _prefixed(hook: OutputHook, prefix: str, name: str, value: tf.Tensor) -> None:
+    hook(prefix + name, value)

@@ -1,0 +1,127 @@
+"""The public Keras model: Video Swin backbone + I3D head."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from ..config import VideoSwinConfig
+from ..variants import VariantConfig, get_variant
+from .layers import I3DHead, SwinTransformer3D
+from .layers.basic_layer import OutputHook
+from .layers.common import register
+
+
+@register
+class Recognizer3D(keras.Model):
+    """Video Swin: channels-first ``(B, 3, T, H, W)`` float32 clip -> logits, features, pooled features.
+
+    The clip is normalised like the official test pipeline (RGB, ``(pixel - mean) / std`` on the
+    0-255 scale). B, T, H and W are dynamic. Calling the model returns a dict:
+
+    - ``features`` ``(B, 8C, T', H', W')``: the backbone output after its final norm, channels-first;
+    - ``pooled`` ``(B, 8C)``: their mean over T', H', W';
+    - ``logits`` ``(B, num_classes)``: the I3D head on ``pooled`` (absent when ``num_classes == 0``).
+
+    The three joins :meth:`forward_features`, :meth:`pool` and :meth:`forward_head` compose to the
+    same result; exports and parity checks use them instead of reaching into sub-layers. Attribute
+    names (``backbone``, ``cls_head``) mirror the official module tree.
+
+    Args:
+        config: the architecture (:class:`~tf_videoswin.config.VideoSwinConfig` or its dict).
+    Example:
+        >>> model = Recognizer3D(VideoSwinConfig(num_classes=10), name="my_swin")
+        >>> out = model(tf.zeros([1, 3, 8, 64, 64]))
+        >>> out["logits"].shape, out["pooled"].shape
+        (TensorShape([1, 10]), TensorShape([1, 768]))
+    """
+
+    def __init__(self, config: VideoSwinConfig | Mapping[str, Any], **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(config, VideoSwinConfig):
+            config = VideoSwinConfig.from_dict(config)
+        self.config = config
+        self.backbone = SwinTransformer3D(
+            patch_size=config.patch_size,
+            in_chans=config.in_chans,
+            embed_dim=config.embed_dim,
+            depths=config.depths,
+            num_heads=config.num_heads,
+            window_size=config.window_size,
+            mlp_ratio=config.mlp_ratio,
+            qkv_bias=config.qkv_bias,
+            drop_path_rate=config.drop_path_rate,
+            patch_norm=config.patch_norm,
+            name="backbone",
+        )
+        self.cls_head = (
+            I3DHead(config.num_classes, config.num_features, config.head_dropout, name="cls_head")
+            if config.num_classes
+            else None
+        )
+        self.built = True
+
+    @property
+    def include_top(self) -> bool:
+        return self.cls_head is not None
+
+    def forward_features(
+        self, video: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None
+    ) -> tf.Tensor:
+        """Backbone output ``(B, 8C, T', H', W')`` after the final norm (``on_output``: see the backbone)."""
+        return self.backbone(video, training=training, on_output=on_output)
+
+    @staticmethod
+    def pool(features: tf.Tensor) -> tf.Tensor:
+        """Mean over T', H', W': ``(B, 8C, T', H', W')`` -> ``(B, 8C)`` (the I3D head's average pool)."""
+        return tf.reduce_mean(features, axis=[2, 3, 4])
+
+    def forward_head(self, pooled: tf.Tensor, training: bool | None = None) -> tf.Tensor:
+        """Logits ``(B, num_classes)`` from pooled features (dropout only when training)."""
+        if self.cls_head is None:
+            raise ValueError(f"{self.name} has no classification head (num_classes=0)")
+        return self.cls_head(pooled, training=training)
+
+    def call(self, video: tf.Tensor, training: bool | None = None) -> dict[str, tf.Tensor]:
+        features = self.forward_features(video, training=training)
+        pooled = self.pool(features)
+        out = {"features": features, "pooled": pooled}
+        if self.cls_head is not None:
+            out["logits"] = self.forward_head(pooled, training=training)
+        return out
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Recognizer3D:
+        config = dict(config)
+        return cls(config.pop("config"), **config)
+
+
+def build_model(
+    variant: str | VariantConfig | VideoSwinConfig, *, num_classes: int | None = None
+) -> Recognizer3D:
+    """A Keras Video Swin with the architecture of a registry variant or config (random weights).
+
+    Args:
+        variant: a registry name (``"swin_tiny_patch244_window877_kinetics400_1k"``), its
+            :class:`~tf_videoswin.variants.VariantConfig`, or a :class:`~tf_videoswin.config.VideoSwinConfig`.
+        num_classes: replace the head's size (``0``: no head, features only).
+    Returns:
+        An uninitialised-weights :class:`Recognizer3D`, named after the variant.
+    Example:
+        >>> model = build_model("swin_tiny_patch244_window877_kinetics400_1k")
+        >>> model.load_weights("swin_tiny.weights.h5")  # doctest: +SKIP
+    """
+    if isinstance(variant, VideoSwinConfig):
+        config, name = variant, "video_swin"
+    else:
+        preset = get_variant(variant)
+        config, name = preset.arch, preset.name
+    if num_classes is not None:
+        config = config.replace(num_classes=num_classes)
+    return Recognizer3D(config, name=name)

@@ -1,0 +1,167 @@
+"""One call to a Keras Video Swin with real weights: from an upstream checkpoint, or from an export.
+
+:func:`from_pretrained` converts an upstream checkpoint in memory with the same intake as
+``porting/convert.py`` (``weights_only`` loading, architecture / NaN / derived-buffer checks, every
+key accounted for), or loads a finished export (folder or ``.keras`` file) without torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CheckpointError, ExportCheckError, ExportFormatError
+from .model.recognizer import Recognizer3D
+from .variants import get_variant
+
+logger = logging.getLogger(__name__)
+
+#: A model loaded from a SavedModel's variables must reproduce that SavedModel to round-off.
+_EXPORT_CHECK_TOLERANCE = 1e-5
+_EXPORT_CHECK_SHAPE = (1, 3, 4, 32, 32)
+
+
+def _with_head(model: Recognizer3D, num_classes: int | None, include_top: bool) -> Recognizer3D:
+    """``model``, or a copy with its backbone and a new (or no) head."""
+    wanted = 0 if not include_top else (model.config.num_classes if num_classes is None else num_classes)
+    if wanted == model.config.num_classes:
+        return model
+    fresh = Recognizer3D(model.config.replace(num_classes=wanted), name=model.name)
+    fresh.backbone.set_weights(model.backbone.get_weights())
+    return fresh
+
+
+def _looks_like_path(name: str | os.PathLike) -> bool:
+    text = os.fspath(name)
+    return (
+        isinstance(name, os.PathLike)
+        or os.sep in text
+        or text.endswith((".keras", ".h5"))
+        or text in (".", "..")
+    )
+
+
+def from_pretrained(
+    name: str | os.PathLike,
+    *,
+    checkpoint: str | os.PathLike | None = None,
+    include_top: bool = True,
+    num_classes: int | None = None,
+    verify: bool = False,
+    tolerance: float = 1e-4,
+    cache_dir: str | os.PathLike | None = None,
+    sha256: str | None = None,
+    trust_checkpoint: bool = False,
+    progress: bool = True,
+) -> Recognizer3D:
+    """A Keras :class:`Recognizer3D` with pretrained weights.
+
+    Args:
+        name: a registry variant (``"swin_tiny_patch244_window877_kinetics400_1k"``), or the path of
+            an export folder / ``.keras`` file (loaded without torch; see :func:`load_export_model`).
+        checkpoint: a local ``.pth`` of the variant; without it the upstream file is downloaded into
+            the cache (progress bar, resume, sha256).
+        include_top: keep a classification head; ``False`` returns the backbone only
+            (``features`` and ``pooled`` outputs).
+        num_classes: a new, randomly initialised head of this size (for fine-tuning).
+        verify: also build the PyTorch reference and check parity on a seeded input that needs
+            padding and window clipping (raises :class:`~tf_videoswin.errors.ParityError`).
+        tolerance: max-abs tolerance of ``verify``.
+        cache_dir: download cache (default ``$VIDEOSWIN_CACHE`` or ``~/.cache/tf_videoswin/checkpoints``).
+        sha256: expected checksum of the checkpoint.
+        trust_checkpoint: allow full unpickling of a checkpoint that ``weights_only`` refuses.
+        progress: show a download progress bar.
+    Returns:
+        The model, in inference mode unless called with ``training=True``.
+    Raises:
+        UnknownVariantError: not a registered name (the message suggests close ones).
+        CheckpointError: missing, unreadable or unsafe checkpoint.
+        CheckpointMismatchError: a checkpoint of another variant (the message names it).
+        ExportFormatError: a path that is not an export.
+    Example:
+        >>> name = "swin_tiny_patch244_window877_kinetics400_1k"
+        >>> model = from_pretrained(name)  # doctest: +SKIP
+        >>> out = model(video)  # {"logits", "features", "pooled"}  # doctest: +SKIP
+        >>> tuned = from_pretrained(name, num_classes=10)  # a new head to fine-tune  # doctest: +SKIP
+    """
+    if _looks_like_path(name) or Path(name).exists():
+        return _with_head(load_export_model(name), num_classes, include_top)
+    cfg = get_variant(str(name))
+    from porting.pipeline import port_checkpoint, verify_parity
+
+    if checkpoint is None:
+        from porting.download import fetch_checkpoint
+
+        checkpoint, _ = fetch_checkpoint(cfg.url, cache_dir, sha256 or cfg.checkpoint_sha256, progress)
+    elif not Path(checkpoint).is_file():
+        raise CheckpointError(f"checkpoint not found: {checkpoint}")
+    elif sha256:
+        from .export.files import sha256_file
+
+        digest = sha256_file(checkpoint)
+        if digest != sha256.lower():
+            raise CheckpointError(f"sha256 mismatch for {checkpoint}: expected {sha256}, got {digest}")
+    ported = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust_checkpoint, reference=verify)
+    if verify:
+        report, _, _ = verify_parity(ported, tolerance=tolerance)
+        logger.info("parity with reference_torch:\n%s", report.format())
+    return _with_head(ported.tf_model, num_classes, include_top)
+
+
+def load_export_model(path: str | os.PathLike) -> Recognizer3D:
+    """The Keras model of an export: a ``.keras`` file, or an export folder (or one of its SavedModels).
+
+    From a folder, the ``.weights.h5`` file is used when the export has one, else the ``.keras``
+    file, else the classifier SavedModel's variables (checked against that SavedModel's output).
+
+    Raises:
+        ExportFormatError: no such file or folder, or no valid metadata.
+    """
+    import keras
+
+    path = Path(path)
+    if path.suffix == ".keras":
+        if not path.is_file():
+            raise ExportFormatError(f"{path}: no such file")
+        return keras.saving.load_model(path)
+    from .export.metadata import ExportMetadata, find_metadata_file
+
+    meta = ExportMetadata.read(path)
+    root = find_metadata_file(path).parent
+    model = Recognizer3D(meta.architecture, name=meta.variant)
+    by_format = {f.format: root / f.path for f in meta.files}
+    if "weights" in by_format and by_format["weights"].is_file():
+        model.load_weights(by_format["weights"])
+        return model
+    if "keras" in by_format and by_format["keras"].is_file():
+        return keras.saving.load_model(by_format["keras"])
+    _assign_from_savedmodel(model, root / ("classifier" if model.include_top else "feature_extractor"))
+    return model
+
+
+def _assign_from_savedmodel(model: Recognizer3D, savedmodel: Path) -> None:
+    """Copy a SavedModel's ``variables`` (the model's, in order) into ``model``; check the outputs agree."""
+    import tensorflow as tf
+
+    if not (savedmodel / "saved_model.pb").is_file():
+        raise ExportFormatError(f"{savedmodel} is not a SavedModel folder (no saved_model.pb)")
+    loaded = tf.saved_model.load(str(savedmodel))
+    owner = model if savedmodel.name == "classifier" else model.backbone
+    source, target = list(loaded.variables), owner.variables
+    shapes = [tuple(v.shape) for v in source], [tuple(v.shape) for v in target]
+    if shapes[0] != shapes[1]:
+        raise ExportFormatError(
+            f"{savedmodel}: its {len(source)} variables do not match the architecture in the metadata "
+            f"({len(target)} variables)"
+        )
+    for src, dst in zip(source, target, strict=True):
+        dst.assign(src)
+    video = np.random.default_rng(0).standard_normal(_EXPORT_CHECK_SHAPE).astype(np.float32)
+    expected = loaded.signatures["serving_default"](video=tf.constant(video))
+    actual = model(tf.constant(video), training=False)
+    diff = max(float(np.abs(expected[k].numpy() - actual[k].numpy()).max()) for k in expected)
+    if not diff <= _EXPORT_CHECK_TOLERANCE:
+        raise ExportCheckError(f"{savedmodel}: the Keras model differs from the SavedModel by {diff:.3e}")

@@ -1,0 +1,62 @@
+"""The official Video Swin test pipeline, from a video file to ``[views, 3, T, 224, 224]``.
+
+Reproduces mmaction2's pipeline as configured by SwinTransformer/Video-Swin-Transformer (commit db018fb,
+``configs/recognition/swin/*.py``, ``test_pipeline``)::
+
+    DecordInit -> SampleFrames(clip_len=32, frame_interval=2, num_clips=4 | frame_uniform, test_mode=True)
+    -> DecordDecode -> Resize(scale=(-1, 224)) -> ThreeCrop(crop_size=224) -> Flip(flip_ratio=0)
+    -> Normalize(mean, std, to_bgr=False) -> FormatShape('NCTHW')
+
+Each step is a pure function naming the upstream code it follows (modules of this package:
+``sampling``, ``transforms``, ``views``; decoding in ``decode``, video lists in ``sources``):
+
+- :func:`sample_test_clips`: ``SampleFrames._get_test_clips`` and ``SampleFrames.__call__``
+  (``out_of_bound_opt='loop'``, ``start_index=0`` as ``VideoDataset`` sets it),
+  ``mmaction/datasets/pipelines/loading.py``;
+- :func:`sample_frame_uniform` (SSv2): ``SampleFrames.get_seq_frames``, test-mode branch, same file;
+- :func:`rescale_size`: ``Resize.__init__`` (``(-1, 224)`` becomes ``(inf, 224)``) and
+  ``mmcv.rescale_size`` / ``_scale_size`` (``int(x * scale + 0.5)``);
+- :func:`resize_bilinear`: ``mmcv.imresize(interpolation='bilinear')``, i.e. ``cv2.resize`` with
+  ``INTER_LINEAR``, emulated in NumPy (no OpenCV or TensorFlow dependency);
+- :func:`three_crop_offsets`: ``ThreeCrop.__call__``, ``mmaction/datasets/pipelines/augmentations.py``;
+- :func:`normalize`: ``Normalize`` / ``mmcv.imnormalize_``;
+- :func:`make_views`: ``ThreeCrop`` lists all frames of crop 0, then crop 1, then crop 2, and
+  ``FormatShape('NCTHW')`` reshapes that to ``[crops, clips, ...]``: views are crop-major.
+
+Decoding uses PyAV; the official pipeline uses decord, whose frame count and YUV->RGB conversion can
+differ slightly on some files (``decode_video(..., backend='decord')`` uses it when it is installed).
+"""
+
+from ..errors import VideoError
+from .decode import decode_video
+from .sampling import VIEW_MODES, frame_indices, sample_frame_uniform, sample_test_clips
+from .sources import VIDEO_EXTENSIONS, is_video_file, list_videos
+from .transforms import (
+    center_crop_offset,
+    normalize,
+    rescale_size,
+    resize_bilinear,
+    resize_to_short_side,
+    three_crop_offsets,
+)
+from .views import load_views, make_views
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "VIEW_MODES",
+    "VideoError",
+    "center_crop_offset",
+    "decode_video",
+    "frame_indices",
+    "is_video_file",
+    "list_videos",
+    "load_views",
+    "make_views",
+    "normalize",
+    "rescale_size",
+    "resize_bilinear",
+    "resize_to_short_side",
+    "sample_frame_uniform",
+    "sample_test_clips",
+    "three_crop_offsets",
+]
