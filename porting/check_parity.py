@@ -17,8 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import from the checkout, not from porting/ itself
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE
-from porting.pipeline import RELOAD_CHECK_SHAPE
+from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE, SECOND_PARITY_SHAPE
 from tf_videoswin.cli.common import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
@@ -31,7 +30,7 @@ from tf_videoswin.cli.common import (
 )
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
-DEFAULT_SHAPES = (DEFAULT_PARITY_SHAPE, RELOAD_CHECK_SHAPE)
+DEFAULT_SHAPES = (DEFAULT_PARITY_SHAPE, SECOND_PARITY_SHAPE)
 
 
 def build_parser() -> argparse.ArgumentParser:

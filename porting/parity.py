@@ -16,6 +16,8 @@ import numpy as np
 DEFAULT_TOLERANCE = 1e-4
 #: A seeded input whose T/H/W need patch padding, window padding and window clipping.
 DEFAULT_PARITY_SHAPE = (1, 3, 18, 70, 90)
+#: A second shape, different from the parity shape and never traced by an export: batch 2, other T/H/W.
+SECOND_PARITY_SHAPE = (2, 3, 10, 64, 96)
 
 
 @dataclasses.dataclass(frozen=True)

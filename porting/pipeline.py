@@ -40,8 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: Reloaded SavedModels must reproduce the in-memory Keras model to float32 round-off.
 RELOAD_TOLERANCE = 1e-6
-#: A second shape, different from the parity shape and never traced: the export must be shape-dynamic.
-RELOAD_CHECK_SHAPE = (2, 3, 10, 64, 96)
+#: Exports are also checked at a shape they were never traced at: they must be shape-dynamic.
+RELOAD_CHECK_SHAPE = parity.SECOND_PARITY_SHAPE
 #: Formats ``convert`` can write. The SavedModels are always written: they are the export.
 SAVEDMODEL = "savedmodel"
 FORMATS = (SAVEDMODEL, *KERAS_FORMATS)
@@ -311,6 +311,39 @@ def existing_export(target: Path, overwrite: bool = False) -> ExportMetadata | N
         ) from None
 
 
+def plan_export(
+    existing: ExportMetadata | None,
+    cfg: VariantConfig,
+    sha256: str,
+    formats: tuple[str, ...],
+    overwrite: bool,
+    target: Path | None = None,
+) -> tuple[str, tuple[str, ...], bool]:
+    """What to do about an export folder: ``("skip" | "write", formats to write, overwrite)``.
+
+    Up to date (same checkpoint, every requested format present): skip. Same checkpoint with formats
+    missing: rewrite it with the union of formats. Another checkpoint: only with ``overwrite``.
+
+    Raises:
+        FileExistsError: the folder holds an export of another checkpoint and not ``overwrite``.
+    """
+    if existing is None:
+        return "write", formats, overwrite
+    same = existing.source.get("checkpoint_sha256") == sha256 and existing.variant == cfg.name
+    root = target if target is not None else Path()
+    have = {f.format for f in existing.files if target is None or (root / f.path).exists()}
+    if same and set(formats) <= have:
+        return "skip", formats, overwrite
+    if same:  # same weights, more formats: rewrite the export with all of them
+        return "write", normalize_formats(sorted(have | set(formats))), True
+    if not overwrite:
+        raise FileExistsError(
+            f"{target or 'the export'} already holds an export of another checkpoint; "
+            "pass --overwrite to replace it"
+        )
+    return "write", formats, overwrite
+
+
 def convert(
     cfg: VariantConfig,
     checkpoint: str | os.PathLike,
@@ -351,21 +384,13 @@ def convert(
     sha256 = checkpoint_sha256 or sha256_file(checkpoint)
     if export:
         existing = existing_export(target, overwrite)
-        if existing is not None:
-            same = existing.source.get("checkpoint_sha256") == sha256 and existing.variant == cfg.name
-            have = {f.format for f in existing.files}
-            if same and set(formats) <= have:
-                logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
-                report = parity.ParityReport((), tuple(parity_shape))
-                return ConversionResult(
-                    cfg.name, target, sha256, report, PortReport(), {}, 0.0, existing.files, skipped=True
-                )
-            if same:  # same weights, more formats: rewrite the export with all of them
-                formats, overwrite = normalize_formats(sorted(have | set(formats))), True
-            elif not overwrite:
-                raise FileExistsError(
-                    f"{target} already holds an export of another checkpoint; pass --overwrite to replace it"
-                )
+        action, formats, overwrite = plan_export(existing, cfg, sha256, formats, overwrite, target)
+        if action == "skip":
+            logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
+            report = parity.ParityReport((), tuple(parity_shape))
+            return ConversionResult(
+                cfg.name, target, sha256, report, PortReport(), {}, 0.0, existing.files, skipped=True
+            )
 
     ported = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust_checkpoint)
     report, video, actual = verify_parity(ported, parity_shape, tolerance)

@@ -87,11 +87,24 @@ def tiny_checkpoint(checkpoint_dir, golden_gen) -> Path:
 
 
 @pytest.fixture(scope="session")
+def sthv2_checkpoint(checkpoint_dir, golden_gen) -> Path:
+    """The seed-0 synthetic sthv2 (Swin-B, window 16x7x7) checkpoint as an official ``.pth`` file."""
+    import torch
+
+    path = checkpoint_dir / f"{STHV2}.pth"
+    if not path.exists():
+        torch.save(golden_gen.generate_checkpoint(STHV2, 0), path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory, tiny_checkpoint) -> Path:
-    """``exports/<tiny>`` written by ``porting/convert.py`` from the synthetic checkpoint."""
+    """``exports/<tiny>`` written by ``porting/convert.py`` from the synthetic checkpoint, with every
+    format (SavedModels, ``.keras``, ``.weights.h5``)."""
     from porting import convert
 
     out = tmp_path_factory.mktemp("exports")
-    code = convert.main(["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)])
+    argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
+    code = convert.main([*argv, "--formats", "savedmodel,keras,weights"])
     assert code == 0
     return out / TINY

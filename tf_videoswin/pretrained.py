@@ -130,27 +130,34 @@ def load_export_model(path: str | os.PathLike) -> Recognizer3D:
     from .export.metadata import ExportMetadata, find_metadata_file
 
     meta = ExportMetadata.read(path)
-    root = find_metadata_file(path).parent
     model = Recognizer3D(meta.architecture, name=meta.variant)
+    if (path / "saved_model.pb").is_file():  # one SavedModel folder of an export (or copied on its own)
+        return _from_savedmodel(model, path)
+    root = find_metadata_file(path).parent
     by_format = {f.format: root / f.path for f in meta.files}
     if "weights" in by_format and by_format["weights"].is_file():
         model.load_weights(by_format["weights"])
         return model
     if "keras" in by_format and by_format["keras"].is_file():
         return keras.saving.load_model(by_format["keras"])
-    _assign_from_savedmodel(model, root / ("classifier" if model.include_top else "feature_extractor"))
-    return model
+    return _from_savedmodel(model, root / ("classifier" if model.include_top else "feature_extractor"))
 
 
-def _assign_from_savedmodel(model: Recognizer3D, savedmodel: Path) -> None:
-    """Copy a SavedModel's ``variables`` (the model's, in order) into ``model``; check the outputs agree."""
+def _from_savedmodel(model: Recognizer3D, savedmodel: Path) -> Recognizer3D:
+    """``model`` with a SavedModel's ``variables`` (in the model's order), checked against its outputs.
+
+    A classifier SavedModel holds every variable; a feature extractor only the backbone's, so the
+    result of one has no head.
+    """
     import tensorflow as tf
 
     if not (savedmodel / "saved_model.pb").is_file():
         raise ExportFormatError(f"{savedmodel} is not a SavedModel folder (no saved_model.pb)")
     loaded = tf.saved_model.load(str(savedmodel))
-    owner = model if savedmodel.name == "classifier" else model.backbone
-    source, target = list(loaded.variables), owner.variables
+    source = list(loaded.variables)
+    if model.include_top and len(source) == len(model.backbone.variables):
+        model = Recognizer3D(model.config.replace(num_classes=0), name=model.name)
+    target = model.variables
     shapes = [tuple(v.shape) for v in source], [tuple(v.shape) for v in target]
     if shapes[0] != shapes[1]:
         raise ExportFormatError(
@@ -162,6 +169,7 @@ def _assign_from_savedmodel(model: Recognizer3D, savedmodel: Path) -> None:
     video = np.random.default_rng(0).standard_normal(_EXPORT_CHECK_SHAPE).astype(np.float32)
     expected = loaded.signatures["serving_default"](video=tf.constant(video))
     actual = model(tf.constant(video), training=False)
-    diff = max(float(np.abs(expected[k].numpy() - actual[k].numpy()).max()) for k in expected)
+    diff = max(float(np.abs(expected[k].numpy() - actual[k].numpy()).max()) for k in expected if k in actual)
     if not diff <= _EXPORT_CHECK_TOLERANCE:
         raise ExportCheckError(f"{savedmodel}: the Keras model differs from the SavedModel by {diff:.3e}")
+    return model

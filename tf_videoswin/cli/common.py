@@ -13,12 +13,14 @@ import os
 import sys
 import warnings
 
+from . import quiet_stderr
+
 #: Exit codes of every command: success, a failed check (parity), bad input or an I/O error.
 EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
 EXIT_CODES_HELP = "exit codes: 0 ok, 1 parity failure, 2 bad input or I/O error"
 
-#: Environment variables that silence TensorFlow's C++ start-up chatter (oneDNN, CUDA probes,
-#: cpu_feature_guard); set only where the user has not set them.
+#: Environment variables for TensorFlow's own log levels (set only where the user has not set them);
+#: the absl messages TensorFlow 2.21 prints before these apply are filtered by :mod:`.quiet_stderr`.
 _QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR", "GLOG_minloglevel": "3"}
 
 
@@ -34,6 +36,7 @@ def configure_logging(verbose: bool = False) -> None:
         return
     for key, value in _QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    quiet_stderr.install()
     for name in ("tensorflow", "absl", "keras", "h5py", "jax"):
         logging.getLogger(name).setLevel(logging.ERROR)
     for category in (DeprecationWarning, FutureWarning, UserWarning):

@@ -1,0 +1,163 @@
+"""The floors of the code base: who may import whom, no import cycles, README layout = tree.
+
+Imports are read from the source (AST), module-level and function-level alike, so a lazy import that
+crosses a floor is caught too. Floors, bottom to top:
+
+0. ``tf_videoswin.{config,variants,errors,optional}``: pure Python;
+1. ``tf_videoswin.model`` (Keras), ``tf_videoswin.video`` (NumPy/PyAV), ``reference_torch`` (torch);
+2. ``tf_videoswin.export`` (the export format);
+3. ``porting`` (the converter), ``tf_videoswin.ray``, ``tf_videoswin.cli``, ``tf_videoswin.pretrained``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+PACKAGES = ("tf_videoswin", "reference_torch", "porting")
+FLOOR0 = ("tf_videoswin.config", "tf_videoswin.variants", "tf_videoswin.errors", "tf_videoswin.optional")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _imports() -> dict[str, list[tuple[str, bool]]]:
+    """``module -> [(imported module, at module level)]`` for every module of the three packages."""
+    graph: dict[str, list[tuple[str, bool]]] = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            module = _module_name(path)
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            top_level = {id(n) for n in tree.body} | {
+                id(n) for stmt in tree.body if isinstance(stmt, ast.If | ast.Try) for n in ast.walk(stmt)
+            }
+            found = []
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    found += [(alias.name, id(node) in top_level) for alias in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    target = _resolve(module, path.name == "__init__.py", node)
+                    # ``from package import module`` imports the submodule when it is one.
+                    for alias in node.names:
+                        sub = f"{target}.{alias.name}"
+                        is_module = (ROOT / sub.replace(".", "/")).with_suffix(".py").is_file() or (
+                            ROOT / sub.replace(".", "/") / "__init__.py"
+                        ).is_file()
+                        found.append((sub if is_module else target, id(node) in top_level))
+            graph[module] = [(m, top) for m, top in found if m.split(".")[0] in PACKAGES]
+    return graph
+
+
+GRAPH = _imports()
+
+
+def _under(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+# (modules the rule is about, what they may import from this project)
+RULES = [
+    (FLOOR0, FLOOR0),
+    (("tf_videoswin.model",), (*FLOOR0, "tf_videoswin.model")),
+    (("tf_videoswin.video",), (*FLOOR0, "tf_videoswin.video")),
+    (("reference_torch",), (*FLOOR0, "reference_torch")),
+    (("tf_videoswin.export",), (*FLOOR0, "tf_videoswin.model", "tf_videoswin.export")),
+    (
+        ("porting",),
+        (
+            *FLOOR0,
+            "tf_videoswin.model",
+            "tf_videoswin.export",
+            "tf_videoswin.cli.common",
+            "reference_torch",
+            "porting",
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("floor", "allowed"), RULES, ids=[r[0][0] for r in RULES])
+def test_floors_import_only_what_is_below_them(floor, allowed):
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if _under(module, floor)
+        for target, _ in targets
+        if target not in ("tf_videoswin",) and not _under(target, allowed)
+    ]
+    assert not bad, "\n".join(bad)
+
+
+def test_package_root_imports_only_floor_zero_eagerly():
+    eager = [t for t, top in GRAPH["tf_videoswin"] if top]
+    assert all(_under(t, FLOOR0) for t in eager), eager
+
+
+def test_no_import_cycles():
+    """Module-level imports form a DAG (a lazy import inside a function may point up, never in a loop)."""
+    edges = {m: {t for t, top in targets if top and t in GRAPH and t != m} for m, targets in GRAPH.items()}
+    # A package imports its own submodules from __init__: that is not a cycle of meaning.
+    for m in edges:
+        edges[m] = {t for t in edges[m] if not t.startswith(m + ".")}
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                cycle = [*stack[stack.index(nxt) :], nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+
+
+def test_readme_layout_table_matches_the_tree():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|")
+    ]
+    assert rows, "README has no Layout table"
+    column = rows[0].index("path")
+    listed = set()
+    for row in rows[2:]:
+        # "`porting/rules.py`, `rule_engine.py`": names after the first share its folder.
+        first, *rest = re.findall(r"`([^`]+)`", row[column])
+        folder = first.rstrip("/").rsplit("/", 1)[0] if "/" in first.rstrip("/") else ""
+        for p in [first, *(f"{folder}/{r}" if folder else r for r in rest)]:
+            assert (ROOT / p).exists(), f"README Layout lists {p}, which does not exist"
+            listed.add(p.rstrip("/"))
+    # Every module and sub-package of tf_videoswin and porting appears (directly or through its folder).
+    for package in ("tf_videoswin", "porting"):
+        for path in sorted((ROOT / package).iterdir()):
+            if path.name.startswith("_") or path.suffix not in (".py", ""):
+                continue
+            rel = path.relative_to(ROOT).as_posix()
+            assert rel in listed, f"README Layout does not mention {rel}"
