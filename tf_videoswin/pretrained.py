@@ -34,6 +34,15 @@ def _with_head(model: Recognizer3D, num_classes: int | None, include_top: bool) 
     return fresh
 
 
+def _with_precision(model: Recognizer3D, precision: str) -> Recognizer3D:
+    """``model``, or a copy computing in ``precision`` with the same (float32) variables' values."""
+    if precision == model.precision:
+        return model
+    fresh = Recognizer3D(model.config, precision=precision, name=model.name)
+    fresh.set_weights(model.get_weights())
+    return fresh
+
+
 def _looks_like_path(name: str | os.PathLike) -> bool:
     text = os.fspath(name)
     return (
@@ -56,6 +65,7 @@ def from_pretrained(
     sha256: str | None = None,
     trust_checkpoint: bool = False,
     progress: bool = True,
+    precision: str = "float32",
 ) -> Recognizer3D:
     """A Keras :class:`Recognizer3D` with pretrained weights.
 
@@ -74,6 +84,9 @@ def from_pretrained(
         sha256: expected checksum of the checkpoint.
         trust_checkpoint: allow full unpickling of a checkpoint that ``weights_only`` refuses.
         progress: show a download progress bar.
+        precision: ``"float32"`` (exact), ``"bfloat16"`` (faster on CPUs with bf16 arithmetic) or
+            ``"float16"`` (GPUs): the matmul dtype; see :class:`~tf_videoswin.model.Recognizer3D`.
+            ``verify`` checks the float32 port, which the reduced-precision model then shares weights with.
     Returns:
         The model, in inference mode unless called with ``training=True``.
     Raises:
@@ -88,7 +101,7 @@ def from_pretrained(
         >>> tuned = from_pretrained(name, num_classes=10)  # a new head to fine-tune  # doctest: +SKIP
     """
     if _looks_like_path(name) or Path(name).exists():
-        return _with_head(load_export_model(name), num_classes, include_top)
+        return _with_precision(_with_head(load_export_model(name), num_classes, include_top), precision)
     cfg = get_variant(str(name))
     from porting.pipeline import port_checkpoint, verify_parity
 
@@ -108,7 +121,7 @@ def from_pretrained(
     if verify:
         report, _, _ = verify_parity(ported, tolerance=tolerance)
         logger.info("parity with reference_torch:\n%s", report.format())
-    return _with_head(ported.tf_model, num_classes, include_top)
+    return _with_precision(_with_head(ported.tf_model, num_classes, include_top), precision)
 
 
 def load_export_model(path: str | os.PathLike) -> Recognizer3D:

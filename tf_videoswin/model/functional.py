@@ -4,6 +4,11 @@ Layers in :mod:`tf_videoswin.model.layers` own the variables and call these func
 ``tf.function`` that receives its weights as tensors, so all blocks of a stage share one traced
 graph instead of 2-18 copies that each capture their own variables: an exported Swin-B graph stays
 a few MB and traces in seconds.
+
+Precision: activations flow in a *compute dtype* (float32, or bfloat16 / float16 for the reduced
+precision modes) into every matmul, while the residual stream, LayerNorm statistics, the attention
+logits with their relative-position bias and shift mask, and the softmax stay in float32 (the places
+where reduced precision costs accuracy). With float32 every cast below is the identity.
 """
 
 from __future__ import annotations
@@ -18,24 +23,45 @@ from .window_ops import WindowGeometry, partition, reverse
 LAYER_NORM_EPSILON = 1e-5
 
 
+#: The precisions a model can compute in (variables always stay float32).
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+def check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
+
 def linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> tf.Tensor:
-    """``x @ kernel + bias`` over the last axis of a tensor of any rank."""
+    """``x @ kernel + bias`` over the last axis of a tensor of any rank, in ``x``'s dtype."""
     in_features, units = kernel.shape
     flat = x if x.shape.rank == 2 else tf.reshape(x, [-1, in_features])
-    y = tf.matmul(flat, kernel)
+    y = tf.matmul(flat, tf.cast(kernel, x.dtype))
     if bias is not None:
-        y = tf.nn.bias_add(y, bias)
+        y = tf.nn.bias_add(y, tf.cast(bias, x.dtype))
     if x.shape.rank == 2:
         return y
     return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [units]], axis=0))
 
 
 def layer_norm(
-    x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON
+    x: tf.Tensor,
+    gamma: tf.Tensor,
+    beta: tf.Tensor,
+    epsilon: float = LAYER_NORM_EPSILON,
+    out_dtype: tf.DType | None = None,
 ) -> tf.Tensor:
-    """LayerNorm over the last axis with the biased variance, as ``nn.LayerNorm``."""
+    """LayerNorm over the last axis with the biased variance, as ``nn.LayerNorm``.
+
+    Statistics and affine transform in float32 whatever ``x``'s dtype; the result in ``out_dtype``
+    (default: ``x``'s dtype).
+    """
+    out_dtype = out_dtype or x.dtype
+    x = tf.cast(x, tf.float32)
     mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-    return (x - mean) * (tf.math.rsqrt(variance + epsilon) * gamma) + beta
+    scale = tf.math.rsqrt(variance + epsilon) * tf.cast(gamma, tf.float32)
+    return tf.cast((x - mean) * scale + tf.cast(beta, tf.float32), out_dtype)
 
 
 def gelu(x: tf.Tensor) -> tf.Tensor:
@@ -53,8 +79,8 @@ def drop_path(x: tf.Tensor, rate: tf.Tensor | float, training: bool) -> tf.Tenso
 
 
 def relative_position_bias(table: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """``(nH, N, N)`` bias from the ``(L, nH)`` table and an ``(N, N)`` index."""
-    return tf.transpose(tf.gather(table, index), [2, 0, 1])
+    """``(nH, N, N)`` float32 bias from the ``(L, nH)`` table and an ``(N, N)`` index."""
+    return tf.transpose(tf.gather(tf.cast(table, tf.float32), index), [2, 0, 1])
 
 
 class AttentionParams(NamedTuple):
@@ -70,6 +96,8 @@ def window_attention(
 ) -> tf.Tensor:
     """W-MSA / SW-MSA over ``(B * nW, N, C)`` windows (batch-major), ``mask`` ``(nW, N, N)`` or None.
 
+    Matmuls run in the windows' dtype; the logits get the bias and mask and the softmax in float32.
+
     The score matrices of all windows together are ~240 MB for Swin-T stage 1 and every pass over
     them (bias, mask, softmax) is bound by memory bandwidth, so windows go through one at a time in
     a ``tf.map_fn`` loop (qkv projection, scores, softmax, values) and each window's scores stay in
@@ -84,10 +112,10 @@ def window_attention(
     def attend(x: tf.Tensor, window_mask: tf.Tensor | None) -> tf.Tensor:
         qkv = tf.reshape(linear(x, params.qkv_kernel, params.qkv_bias), [-1, 3, num_heads, head_dim])
         q, k, v = tf.unstack(tf.transpose(qkv, [1, 2, 0, 3]))  # each nH, N, hd
-        attn = tf.matmul(q * scale, k, transpose_b=True) + bias
+        attn = tf.cast(tf.matmul(q * scale, k, transpose_b=True), tf.float32) + bias
         if window_mask is not None:
             attn = attn + window_mask
-        out = tf.matmul(tf.nn.softmax(attn, axis=-1), v)  # nH, N, hd
+        out = tf.matmul(tf.cast(tf.nn.softmax(attn, axis=-1), v.dtype), v)  # nH, N, hd
         return tf.reshape(tf.transpose(out, [1, 0, 2]), [-1, dim])
 
     if mask is None:
@@ -115,13 +143,13 @@ class BlockParams(NamedTuple):
     fc2_bias: tf.Tensor
 
 
-def mlp(x: tf.Tensor, p: BlockParams) -> tf.Tensor:
-    """``fc2(gelu(fc1(norm2(x))))``."""
-    hidden = gelu(linear(layer_norm(x, p.norm2_gamma, p.norm2_beta), p.fc1_kernel, p.fc1_bias))
-    return linear(hidden, p.fc2_kernel, p.fc2_bias)
+def mlp(x: tf.Tensor, p: BlockParams, compute_dtype: tf.DType = tf.float32) -> tf.Tensor:
+    """``fc2(gelu(fc1(norm2(x))))``; float32 in and out, matmuls in ``compute_dtype``."""
+    normed = layer_norm(x, p.norm2_gamma, p.norm2_beta, out_dtype=compute_dtype)
+    hidden = gelu(linear(normed, p.fc1_kernel, p.fc1_bias))
+    return tf.cast(linear(hidden, p.fc2_kernel, p.fc2_bias), x.dtype)
 
 
-@tf.function(reduce_retracing=True)
 def swin_block(
     x: tf.Tensor,
     geometry: WindowGeometry,
@@ -130,11 +158,16 @@ def swin_block(
     num_heads: int,
     shifted: bool,
     training: bool,
+    precision: str = "float32",
 ) -> tf.Tensor:
-    """One Swin block on channels-last ``(B, D, H, W, C)``: pre-norm (shifted-)window attention
-    and MLP, each with a residual; padding after ``norm1`` and cropping as upstream."""
+    """One Swin block on channels-last float32 ``(B, D, H, W, C)``: pre-norm (shifted-)window attention
+    and MLP, each with a residual; padding after ``norm1`` and cropping as upstream.
+
+    Plain Python: each stage wraps it in its own ``tf.function`` (:func:`block_function`).
+    """
+    compute = tf.as_dtype(precision)
     size = geometry.size
-    y = tf.pad(layer_norm(x, params.norm1_gamma, params.norm1_beta), geometry.paddings)
+    y = tf.pad(layer_norm(x, params.norm1_gamma, params.norm1_beta, out_dtype=compute), geometry.paddings)
     if shifted:
         y = tf.roll(y, shift=-geometry.shift, axis=[1, 2, 3])
     y = window_attention(
@@ -144,9 +177,15 @@ def swin_block(
     if shifted:
         y = tf.roll(y, shift=geometry.shift, axis=[1, 2, 3])
     y = tf.slice(y, [0, 0, 0, 0, 0], tf.concat([[-1], size, [-1]], axis=0))
-    x = x + drop_path(y, drop_rate, training)
+    x = x + drop_path(tf.cast(y, x.dtype), drop_rate, training)
     # The MLP runs one (batch, time) slice at a time so the 4C-wide hidden activations stay in cache.
     shape = tf.shape(x)
     slices = tf.reshape(x, [shape[0] * shape[1], shape[2] * shape[3], x.shape[-1]])
-    y = tf.reshape(tf.map_fn(lambda s: mlp(s, params), slices, parallel_iterations=2), shape)
+    y = tf.reshape(tf.map_fn(lambda s: mlp(s, params, compute), slices, parallel_iterations=2), shape)
     return x + drop_path(y, drop_rate, training)
+
+
+def block_function():
+    """A fresh ``tf.function`` of :func:`swin_block`, shared by the blocks of one stage (one trace per
+    shifted/unshifted and training mode, instead of one per block)."""
+    return tf.function(swin_block, reduce_retracing=True)

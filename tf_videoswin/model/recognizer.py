@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from ..config import VideoSwinConfig
 from ..variants import VariantConfig, get_variant
+from .functional import check_precision
 from .layers import I3DHead, SwinTransformer3D
 from .layers.basic_layer import OutputHook
 from .layers.common import register
@@ -32,6 +33,10 @@ class Recognizer3D(keras.Model):
 
     Args:
         config: the architecture (:class:`~tf_videoswin.config.VideoSwinConfig` or its dict).
+        precision: ``"float32"`` (default, the exact path), ``"bfloat16"`` (CPUs with bf16 arithmetic)
+            or ``"float16"`` (GPUs): the dtype of every matmul. Variables, the residual stream,
+            LayerNorm statistics, attention logits with bias and mask, the softmax, the outputs and the
+            head stay float32.
     Example:
         >>> model = Recognizer3D(VideoSwinConfig(num_classes=10), name="my_swin")
         >>> out = model(tf.zeros([1, 3, 8, 64, 64]))
@@ -39,11 +44,14 @@ class Recognizer3D(keras.Model):
         (TensorShape([1, 10]), TensorShape([1, 768]))
     """
 
-    def __init__(self, config: VideoSwinConfig | Mapping[str, Any], **kwargs) -> None:
+    def __init__(
+        self, config: VideoSwinConfig | Mapping[str, Any], precision: str = "float32", **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         if not isinstance(config, VideoSwinConfig):
             config = VideoSwinConfig.from_dict(config)
         self.config = config
+        self.precision = check_precision(precision)
         self.backbone = SwinTransformer3D(
             patch_size=config.patch_size,
             in_chans=config.in_chans,
@@ -55,6 +63,7 @@ class Recognizer3D(keras.Model):
             qkv_bias=config.qkv_bias,
             drop_path_rate=config.drop_path_rate,
             patch_norm=config.patch_norm,
+            precision=precision,
             name="backbone",
         )
         self.cls_head = (
@@ -94,7 +103,12 @@ class Recognizer3D(keras.Model):
         return out
 
     def get_config(self) -> dict:
-        return {"name": self.name, "trainable": self.trainable, "config": self.config.to_dict()}
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "config": self.config.to_dict(),
+            "precision": self.precision,
+        }
 
     @classmethod
     def from_config(cls, config: dict) -> Recognizer3D:
@@ -103,7 +117,10 @@ class Recognizer3D(keras.Model):
 
 
 def build_model(
-    variant: str | VariantConfig | VideoSwinConfig, *, num_classes: int | None = None
+    variant: str | VariantConfig | VideoSwinConfig,
+    *,
+    num_classes: int | None = None,
+    precision: str = "float32",
 ) -> Recognizer3D:
     """A Keras Video Swin with the architecture of a registry variant or config (random weights).
 
@@ -111,6 +128,8 @@ def build_model(
         variant: a registry name (``"swin_tiny_patch244_window877_kinetics400_1k"``), its
             :class:`~tf_videoswin.variants.VariantConfig`, or a :class:`~tf_videoswin.config.VideoSwinConfig`.
         num_classes: replace the head's size (``0``: no head, features only).
+        precision: the matmul dtype, ``"float32"``, ``"bfloat16"`` or ``"float16"``
+            (see :class:`Recognizer3D`).
     Returns:
         An uninitialised-weights :class:`Recognizer3D`, named after the variant.
     Example:
@@ -124,4 +143,4 @@ def build_model(
         config, name = preset.arch, preset.name
     if num_classes is not None:
         config = config.replace(num_classes=num_classes)
-    return Recognizer3D(config, name=name)
+    return Recognizer3D(config, precision=precision, name=name)

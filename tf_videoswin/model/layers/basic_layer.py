@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 import keras
 import tensorflow as tf
 
+from ..functional import block_function, check_precision
 from ..window_ops import Size3, window_geometry
 from .common import register
 from .patch_merging import PatchMerging
@@ -35,9 +36,11 @@ class BasicLayer(keras.layers.Layer):
         qkv_bias: bool = True,
         drop_path: Sequence[float] = (),
         downsample: bool = False,
+        precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.precision = check_precision(precision)
         self.dim = dim
         self.depth = depth
         self.num_heads = num_heads
@@ -58,11 +61,15 @@ class BasicLayer(keras.layers.Layer):
                 mlp_ratio=mlp_ratio,
                 qkv_bias=qkv_bias,
                 drop_path=rates[i],
+                precision=precision,
                 name=f"blocks.{i}",
             )
             for i in range(depth)
         ]
-        self.downsample = PatchMerging(dim, name="downsample") if downsample else None
+        shared = block_function()  # one traced graph for all blocks of the stage
+        for blk in self.blocks:
+            blk._block_fn = shared
+        self.downsample = PatchMerging(dim, precision=precision, name="downsample") if downsample else None
         self.built = True
 
     def call(
@@ -89,4 +96,5 @@ class BasicLayer(keras.layers.Layer):
             "qkv_bias": self.qkv_bias,
             "drop_path": self.drop_path_rates,
             "downsample": self.downsample is not None,
+            "precision": self.precision,
         }

@@ -58,8 +58,9 @@ class LayerNorm(keras.layers.Layer):
         self.beta = self.add_weight(shape=(dim,), initializer="zeros", name="beta")
         self.built = True
 
-    def call(self, x: tf.Tensor) -> tf.Tensor:
-        return _layer_norm(x, self.gamma, self.beta, self.epsilon)
+    def call(self, x: tf.Tensor, out_dtype: tf.DType | None = None) -> tf.Tensor:
+        """Statistics in float32; the result in ``out_dtype`` (default: ``x``'s dtype)."""
+        return _layer_norm(x, self.gamma, self.beta, self.epsilon, out_dtype)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "dim": self.dim, "epsilon": self.epsilon}

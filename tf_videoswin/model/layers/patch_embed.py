@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from ..functional import check_precision
 from ..window_ops import Size3
 from .common import layer_norm, register
 
@@ -24,9 +25,11 @@ class PatchEmbed3D(keras.layers.Layer):
         in_chans: int = 3,
         embed_dim: int = 96,
         patch_norm: bool = True,
+        precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.precision = check_precision(precision)
         self.patch_size = tuple(patch_size)
         self.in_chans = in_chans
         self.embed_dim = embed_dim
@@ -47,9 +50,10 @@ class PatchEmbed3D(keras.layers.Layer):
         x = tf.reshape(x, [shape[0], self.in_chans, nd, pd, nh, ph, nw, pw])
         x = tf.transpose(x, [0, 2, 4, 6, 3, 5, 7, 1])  # B, nd, nh, nw, pd, ph, pw, in
         x = tf.reshape(x, [shape[0], nd, nh, nw, pd * ph * pw * self.in_chans])
-        kernel = tf.reshape(self.proj.kernel, [-1, self.embed_dim])
-        x = tf.matmul(x, kernel) + self.proj.bias
-        return self.norm(x) if self.norm is not None else x
+        compute = tf.as_dtype(self.precision)
+        kernel = tf.cast(tf.reshape(self.proj.kernel, [-1, self.embed_dim]), compute)
+        x = tf.matmul(tf.cast(x, compute), kernel) + tf.cast(self.proj.bias, compute)
+        return self.norm(x, out_dtype=tf.float32) if self.norm is not None else tf.cast(x, tf.float32)
 
     def get_config(self) -> dict:
         return {
@@ -58,4 +62,5 @@ class PatchEmbed3D(keras.layers.Layer):
             "in_chans": self.in_chans,
             "embed_dim": self.embed_dim,
             "patch_norm": self.patch_norm,
+            "precision": self.precision,
         }

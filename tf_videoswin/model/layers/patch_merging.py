@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .common import dense, layer_norm, register
+from ..functional import check_precision, linear
+from ..functional import layer_norm as layer_norm_fn
+from .common import dense, layer_norm, register, value
 
 
 @register
@@ -16,9 +18,10 @@ class PatchMerging(keras.layers.Layer):
     (H parity fastest). One reshape + transpose gives the same order: ``(.., W parity, H parity, C)``.
     """
 
-    def __init__(self, dim: int, **kwargs) -> None:
+    def __init__(self, dim: int, precision: str = "float32", **kwargs) -> None:
         super().__init__(**kwargs)
         self.dim = dim
+        self.precision = check_precision(precision)
         self.norm = layer_norm(4 * dim, name="norm")
         self.reduction = dense(4 * dim, 2 * dim, name="reduction", use_bias=False)
         self.built = True
@@ -31,7 +34,11 @@ class PatchMerging(keras.layers.Layer):
         x = tf.reshape(x, [shape[0], shape[1], h2, 2, w2, 2, self.dim])
         x = tf.transpose(x, [0, 1, 2, 4, 5, 3, 6])  # B, D, H/2, W/2, w parity, h parity, C
         x = tf.reshape(x, [shape[0], shape[1], h2, w2, 4 * self.dim])
-        return self.reduction(self.norm(x))
+        # Functional calls: a Keras layer call would cast a reduced-precision input back to float32.
+        normed = layer_norm_fn(
+            x, self.norm.gamma, self.norm.beta, self.norm.epsilon, tf.as_dtype(self.precision)
+        )
+        return tf.cast(linear(normed, value(self.reduction.kernel)), x.dtype)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "dim": self.dim}
+        return {**super().get_config(), "dim": self.dim, "precision": self.precision}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..functional import BlockParams, swin_block
+from ..functional import BlockParams, block_function, check_precision
 from ..window_ops import Size3, WindowGeometry
 from .common import layer_norm, register, value
 from .drop_path import DropPath
@@ -20,7 +20,8 @@ class SwinTransformerBlock3D(keras.layers.Layer):
     ``shifted`` is static (odd blocks of a stage); window, shift, padding and mask are runtime
     tensors computed once per stage (:func:`~tf_videoswin.model.window_ops.window_geometry`), because a
     small feature map clips the window and drops the shift. The computation is the shared
-    :func:`~tf_videoswin.model.functional.swin_block`, called with this block's weights.
+    :func:`~tf_videoswin.model.functional.swin_block`, called with this block's weights; matmuls run
+    in ``precision`` (see :mod:`tf_videoswin.model.functional`).
     """
 
     def __init__(
@@ -32,9 +33,13 @@ class SwinTransformerBlock3D(keras.layers.Layer):
         mlp_ratio: float = 4.0,
         qkv_bias: bool = True,
         drop_path: float = 0.0,
+        precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.precision = check_precision(precision)
+        # Replaced by BasicLayer with one function shared by the blocks of a stage.
+        self._block_fn = block_function()
         self.dim = dim
         self.num_heads = num_heads
         self.window_size = tuple(window_size)
@@ -64,7 +69,9 @@ class SwinTransformerBlock3D(keras.layers.Layer):
     def call(self, x: tf.Tensor, geometry: WindowGeometry, training: bool | None = None) -> tf.Tensor:
         training = bool(training) and self.drop_path.rate > 0.0
         rate = tf.constant(self.drop_path.rate, x.dtype)
-        return swin_block(x, geometry, self.params(), rate, self.num_heads, self.shifted, training)
+        return self._block_fn(
+            x, geometry, self.params(), rate, self.num_heads, self.shifted, training, self.precision
+        )
 
     def get_config(self) -> dict:
         return {
@@ -76,4 +83,5 @@ class SwinTransformerBlock3D(keras.layers.Layer):
             "mlp_ratio": self.mlp_ratio,
             "qkv_bias": self.qkv_bias,
             "drop_path": self.drop_path.rate,
+            "precision": self.precision,
         }

@@ -9,6 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ..functional import check_precision
 from ..window_ops import Size3
 from .basic_layer import BasicLayer, OutputHook
 from .common import layer_norm, register
@@ -35,9 +36,11 @@ class SwinTransformer3D(keras.layers.Layer):
         qkv_bias: bool = True,
         drop_path_rate: float = 0.2,
         patch_norm: bool = True,
+        precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
+        self.precision = check_precision(precision)
         self.patch_size = tuple(patch_size)
         self.in_chans = in_chans
         self.embed_dim = embed_dim
@@ -48,7 +51,9 @@ class SwinTransformer3D(keras.layers.Layer):
         self.qkv_bias = qkv_bias
         self.drop_path_rate = drop_path_rate
         self.patch_norm = patch_norm
-        self.patch_embed = PatchEmbed3D(patch_size, in_chans, embed_dim, patch_norm, name="patch_embed")
+        self.patch_embed = PatchEmbed3D(
+            patch_size, in_chans, embed_dim, patch_norm, precision=precision, name="patch_embed"
+        )
         dpr = np.linspace(0.0, drop_path_rate, sum(depths)).tolist()
         self.layers = [
             BasicLayer(
@@ -60,6 +65,7 @@ class SwinTransformer3D(keras.layers.Layer):
                 qkv_bias=qkv_bias,
                 drop_path=dpr[sum(depths[:i]) : sum(depths[: i + 1])],
                 downsample=i < len(depths) - 1,
+                precision=precision,
                 name=f"layers.{i}",
             )
             for i, (depth, heads) in enumerate(zip(depths, num_heads, strict=True))
@@ -101,6 +107,7 @@ class SwinTransformer3D(keras.layers.Layer):
             "qkv_bias": self.qkv_bias,
             "drop_path_rate": self.drop_path_rate,
             "patch_norm": self.patch_norm,
+            "precision": self.precision,
         }
 
 
