@@ -2,7 +2,7 @@
 
     python porting/check_parity.py --export exports/NAME [--variant NAME] [--checkpoint PATH]
 
-Loads the export's two SavedModels and the checkpoint (default: the cached official download),
+Loads the export's two SavedModels and the checkpoint (default: the cached upstream download),
 runs both on seeded inputs that need padding and window clipping, and compares logits, features
 and pooled features. The variant comes from the export's metadata (--variant, if given, must agree).
 Exit codes: 0 within tolerance, 1 beyond tolerance, 2 bad input.

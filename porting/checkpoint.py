@@ -1,9 +1,11 @@
-"""Reading Video Swin checkpoints without mmcv: safely, onto the CPU, as float32 numpy arrays.
+"""Reading Video Swin checkpoints without mmcv or mmengine: safely, onto the CPU, as float32 numpy arrays.
 
-Official ``.pth`` files are plain torch pickles: ``{'meta': {...}, 'state_dict': OrderedDict}``.
-They are loaded with ``weights_only=True`` unless the caller explicitly trusts the file. Floating
-tensors of any precision (float16, bfloat16, float64) are converted to float32, the precision of the
-official models, so half-precision checkpoints convert like any other.
+Official ``.pth`` files are plain torch pickles: ``{'meta': {...}, 'state_dict': OrderedDict}``; mmaction2
+1.x files have the same shape with an mmengine ``meta``. They are loaded with ``weights_only=True``, with
+only the plain numpy types and inert records of :mod:`porting.safe_globals` allowed on top, unless the
+caller explicitly trusts the file (a full unpickle). Floating tensors of any precision (float16, bfloat16,
+float64) are converted to float32, the precision of the upstream models, so half-precision checkpoints
+convert like any other.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import numpy as np
 
 from tf_videoswin.errors import CheckpointError
 from tf_videoswin.optional import require
+
+from .safe_globals import allowed_while_loading
 
 torch = require("torch", "reading a PyTorch checkpoint")
 
@@ -39,14 +43,18 @@ def load_checkpoint_file(path: str | os.PathLike, trust_checkpoint: bool = False
     if os.path.getsize(path) == 0:
         raise CheckpointError(f"checkpoint is empty (0 bytes): {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trust_checkpoint)
+        if trust_checkpoint:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        else:
+            with allowed_while_loading():
+                obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        global_name = re.search(r"Unsupported global: GLOBAL (\S+)", str(e))
-        if not trust_checkpoint and global_name:
+        refused = _refused_object(str(e))
+        if not trust_checkpoint and refused:
             raise CheckpointError(
-                f"{path} pickles the Python object {global_name.group(1)}, so it cannot be loaded with "
-                "torch.load(weights_only=True). If you trust its origin, pass --trust-checkpoint to "
-                "unpickle it fully (this can run arbitrary code)."
+                f"{path} pickles the Python object {refused}, so it cannot be loaded with "
+                "torch.load(weights_only=True) and the plain numpy types allowed on top. If you trust its "
+                "origin, pass --trust-checkpoint to unpickle it fully (this can run arbitrary code)."
             ) from e
         raise CheckpointError(f"checkpoint is truncated or corrupt: {path} (unpickling failed)") from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
@@ -56,6 +64,14 @@ def load_checkpoint_file(path: str | os.PathLike, trust_checkpoint: bool = False
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, expected a dict or a state_dict")
     return obj
+
+
+def _refused_object(message: str) -> str | None:
+    """The global or class that ``weights_only`` loading refused, from torch's error message."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", message) or re.search(
+        r"allowlisted via `add_safe_globals`, but got <class '([^']+)'>", message
+    )
+    return found.group(1) if found else None
 
 
 def extract_state_dict(obj: Mapping) -> OrderedDict[str, torch.Tensor]:

@@ -4,8 +4,10 @@
     python porting/convert.py --variant <name> --checkpoint path/to/<name>.pth --output-dir exports
     python porting/convert.py --variant <name> --formats savedmodel,keras,weights
 
-Without --checkpoint the official checkpoint is downloaded into the cache directory
-($VIDEOSWIN_CACHE or ~/.cache/tf_videoswin/checkpoints). Exports are written only when the
+Variants are the six official checkpoints and the six mmaction2 1.x ones (Swin-L among them), by their
+upstream names. Without --checkpoint the upstream checkpoint is downloaded into the cache directory
+($VIDEOSWIN_CACHE or ~/.cache/tf_videoswin/checkpoints) and checked against its published sha256 (or,
+for mmaction2, the published sha256 prefix in its file name). Exports are written only when the
 ported model matches the PyTorch reference; a failed run leaves no partial export behind.
 """
 
@@ -50,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--all",
         metavar="CHECKPOINT_DIR",
         type=Path,
-        help="convert every <variant>.pth found in CHECKPOINT_DIR and print a summary table",
+        help="convert every <variant>.pth (or upstream file name, e.g. <variant>_<date>-<sha>.pth) found in "
+        "CHECKPOINT_DIR and print a summary table",
     )
-    p.add_argument("--checkpoint", type=Path, help="local .pth file (default: download the official one)")
+    p.add_argument("--checkpoint", type=Path, help="local .pth file (default: download the upstream one)")
     p.add_argument("--output-dir", type=Path, default=Path("exports"), help="export root (default: exports)")
     p.add_argument(
         "--cache-dir", type=Path, help="download cache (default: $VIDEOSWIN_CACHE or ~/.cache/...)"
@@ -98,7 +101,11 @@ def _resolve_checkpoint(args: argparse.Namespace, name: str) -> tuple[Path, str 
     cfg = get_variant(name)
     print(f"downloading {cfg.url}", file=sys.stderr)
     return fetch_checkpoint(
-        cfg.url, args.cache_dir, args.sha256 or cfg.checkpoint_sha256, not args.no_progress
+        cfg.url,
+        args.cache_dir,
+        args.sha256 or cfg.checkpoint_sha256,
+        not args.no_progress,
+        expected_sha256_prefix=cfg.checkpoint_sha256_prefix,
     )
 
 
@@ -197,7 +204,7 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
     if not args.all.is_dir():
         error(f"not a directory: {args.all}")
         return EXIT_INPUT
-    found = [(name, args.all / f"{name}.pth") for name in VARIANTS if (args.all / f"{name}.pth").is_file()]
+    found = [(name, path) for name in VARIANTS if (path := _checkpoint_in(args.all, name)) is not None]
     if not found:
         error(f"no <variant>.pth files in {args.all}; expected names like {next(iter(VARIANTS))}.pth")
         return EXIT_INPUT
@@ -217,10 +224,19 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
             error(f"{name}: {e}")
             rows.append((name, "ERROR", "", ""))
             code = EXIT_INPUT
-    print(f"\n{'variant':<46} {'status':<14} {'max_abs':>9} {'seconds':>8}")
+    width = max(len("variant"), *(len(r[0]) for r in rows))
+    print(f"\n{'variant':<{width}} {'status':<14} {'max_abs':>9} {'seconds':>8}")
     for name, status, worst, secs in rows:
-        print(f"{name:<46} {status:<14} {worst:>9} {secs:>8}")
+        print(f"{name:<{width}} {status:<14} {worst:>9} {secs:>8}")
     return code
+
+
+def _checkpoint_in(directory: Path, name: str) -> Path | None:
+    """``<name>.pth`` in ``directory``, else the file name of the variant's upstream URL, else ``None``."""
+    for file_name in (f"{name}.pth", Path(get_variant(name).url).name):
+        if (directory / file_name).is_file():
+            return directory / file_name
+    return None
 
 
 if __name__ == "__main__":

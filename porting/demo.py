@@ -3,9 +3,9 @@
 
     python -m porting.demo [--variant NAME] [--output-dir exports]
 
-It first tries the official checkpoint (download into the cache). Where that is impossible
-(no network), it says so loudly and uses a SYNTHETIC checkpoint: the official layout with random
-weights, so every step runs but the predictions mean nothing.
+It first tries the upstream checkpoint (download into the cache). Where that is impossible
+(no network), it says so loudly and uses a SYNTHETIC checkpoint: the variant's layout (official or
+mmaction2) with random weights, so every step runs but the predictions mean nothing.
 """
 
 from __future__ import annotations
@@ -37,18 +37,21 @@ def moving_square_clip(frames: int = 32, size: int = 224, seed: int = 0) -> np.n
 
 
 def obtain_checkpoint(name: str, cache_dir: Path | None) -> tuple[Path, bool]:
-    """The official checkpoint if it can be had, else a synthetic one; ``(path, is_synthetic)``."""
+    """The upstream checkpoint if it can be had, else a synthetic one; ``(path, is_synthetic)``."""
     from porting.download import DownloadError, default_cache_dir, fetch_checkpoint
     from porting.synthetic import write_synthetic_checkpoint
 
+    cfg = get_variant(name)
     try:
-        path, _ = fetch_checkpoint(get_variant(name).url, cache_dir)
+        path, _ = fetch_checkpoint(
+            cfg.url, cache_dir, cfg.checkpoint_sha256, expected_sha256_prefix=cfg.checkpoint_sha256_prefix
+        )
         return path, False
     except DownloadError as e:
         print(
-            f"\n{BANNER}\nOFFLINE: the official checkpoint could not be downloaded ({e}).\n"
-            "Using a SYNTHETIC checkpoint instead: official layout, RANDOM weights. Every step below runs\n"
-            "for real, but the predictions are MEANINGLESS. Run again with network access (or\n"
+            f"\n{BANNER}\nOFFLINE: the upstream checkpoint could not be downloaded ({e}).\n"
+            f"Using a SYNTHETIC checkpoint instead: {cfg.layout} layout, RANDOM weights. Every step below\n"
+            "runs for real, but the predictions are MEANINGLESS. Run again with network access (or\n"
             f"--checkpoint) for the real model.\n{BANNER}\n",
             flush=True,
         )

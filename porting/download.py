@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import urllib.error
@@ -16,7 +17,15 @@ logger = logging.getLogger(__name__)
 
 CACHE_ENV = "VIDEOSWIN_CACHE"
 
-__all__ = ["CACHE_ENV", "DownloadError", "default_cache_dir", "download", "fetch_checkpoint", "sha256_file"]
+__all__ = [
+    "CACHE_ENV",
+    "DownloadError",
+    "ExpectedDigest",
+    "default_cache_dir",
+    "download",
+    "fetch_checkpoint",
+    "sha256_file",
+]
 
 
 def default_cache_dir() -> Path:
@@ -45,6 +54,28 @@ def _total_from_headers(response, resumed: int) -> int | None:
     return None
 
 
+@dataclasses.dataclass(frozen=True)
+class ExpectedDigest:
+    """What a file's sha256 must be: the full digest, a published prefix of it, or both (or nothing)."""
+
+    full: str | None = None
+    prefix: str | None = None
+
+    @classmethod
+    def of(cls, full: str | None = None, prefix: str | None = None) -> ExpectedDigest:
+        return cls(full.lower() if full else None, prefix.lower() if prefix else None)
+
+    def matches(self, digest: str) -> bool:
+        return (self.full is None or digest == self.full) and (
+            self.prefix is None or digest.startswith(self.prefix)
+        )
+
+    def describe(self) -> str:
+        if self.full:
+            return self.full
+        return f"{self.prefix}... (published prefix)" if self.prefix else "anything"
+
+
 def download(
     url: str,
     dest: str | os.PathLike,
@@ -52,19 +83,26 @@ def download(
     progress: bool = True,
     timeout: float = 30.0,
     chunk_size: int = 1 << 20,
+    expected_sha256_prefix: str | None = None,
 ) -> str:
-    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify, and return the sha256 hex."""
+    """Download ``url`` to ``dest`` (resuming ``dest.part``), verify, and return the sha256 hex.
+
+    ``expected_sha256`` is a full digest; ``expected_sha256_prefix`` a published prefix of it (mmaction2
+    publishes the first 8 hex digits in its file names). A file that does not match is removed.
+    """
     from tqdm import tqdm
 
     dest = Path(dest)
-    expected = expected_sha256.lower() if expected_sha256 else None
+    expected = ExpectedDigest.of(expected_sha256, expected_sha256_prefix)
     if dest.is_file():
         digest = sha256_file(dest)
-        if expected is None or digest == expected:
+        if expected.matches(digest):
             logger.info("using cached %s", dest)
             _write_sidecar(dest, digest)
             return digest
-        logger.warning("cached %s has sha256 %s, expected %s: downloading again", dest, digest, expected)
+        logger.warning(
+            "cached %s has sha256 %s, expected %s: downloading again", dest, digest, expected.describe()
+        )
         dest.unlink()
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = _part_path(dest)
@@ -120,11 +158,13 @@ def download(
     return _finish(part, dest, expected, url)
 
 
-def _finish(part: Path, dest: Path, expected: str | None, url: str) -> str:
+def _finish(part: Path, dest: Path, expected: ExpectedDigest, url: str) -> str:
     digest = sha256_file(part)
-    if expected is not None and digest != expected:
+    if not expected.matches(digest):
         part.unlink(missing_ok=True)
-        raise DownloadError(f"sha256 mismatch for {url}: expected {expected}, got {digest}; file removed")
+        raise DownloadError(
+            f"sha256 mismatch for {url}: expected {expected.describe()}, got {digest}; file removed"
+        )
     os.replace(part, dest)
     _write_sidecar(dest, digest)
     logger.info("downloaded %s (sha256 %s)", dest, digest)
@@ -136,11 +176,15 @@ def fetch_checkpoint(
     cache_dir: str | os.PathLike | None = None,
     expected_sha256: str | None = None,
     progress: bool = True,
+    expected_sha256_prefix: str | None = None,
 ) -> tuple[Path, str]:
-    """Download ``url`` into the cache (``<cache>/<file name>``); return ``(path, sha256)``."""
+    """Download ``url`` into the cache (``<cache>/<file name>``); return ``(path, sha256)``.
+
+    ``expected_sha256`` / ``expected_sha256_prefix``: see :func:`download`.
+    """
     name = Path(urllib.parse.urlparse(url).path).name
     if not name:
         raise DownloadError(f"cannot derive a file name from {url}")
     dest = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = dest / name
-    return path, download(url, path, expected_sha256, progress)
+    return path, download(url, path, expected_sha256, progress, expected_sha256_prefix=expected_sha256_prefix)

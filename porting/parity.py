@@ -108,7 +108,7 @@ def torch_outputs(torch_model, video: np.ndarray, intermediates: bool = False) -
         names = ["patch_embed"]
         for i, layer in enumerate(torch_model.backbone.layers):
             names += [f"layers.{i}.blocks.{j}" for j in range(len(layer.blocks))] + [f"layers.{i}"]
-        names.append("norm")
+        # The final norm (``norm`` or mmaction2's ``norm3``) is compared through the backbone output below.
         modules = dict(torch_model.backbone.named_modules())
         for name in names:
 

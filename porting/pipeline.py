@@ -128,7 +128,7 @@ def port_checkpoint(
 
         from reference_torch import build_recognizer
 
-        torch_model = build_recognizer(cfg)
+        torch_model = build_recognizer(cfg)  # the variant's layout: final norm ``norm`` or ``norm3``
         torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in state_dict.items()}, strict=True)
     return PortedModels(cfg, tf_model, torch_model, report)
 
@@ -184,6 +184,12 @@ def build_metadata(
             "checkpoint_sha256": sha256,
             "license": UPSTREAM_LICENSE,
             "pretrain": cfg.pretrain,
+            "layout": cfg.layout,
+            **(
+                {"published_sha256_prefix": cfg.checkpoint_sha256_prefix}
+                if cfg.checkpoint_sha256_prefix
+                else {}
+            ),
         },
         accuracy={"top1": cfg.top1, "top5": cfg.top5, "source": cfg.accuracy_source},
         parity=report.as_dict(),

@@ -1,9 +1,15 @@
-"""The declarative mapping from official state_dict keys to Keras variables.
+"""The declarative mapping from upstream state_dict keys to Keras variables.
 
 Each rule is ``(regex on the PyTorch key, Keras variable name template, transform)``. Keras variable
 names are the attribute paths of :func:`porting.rule_engine.named_variables`, which mirror the official
 module paths (``backbone.layers.0.blocks.1.attn.qkv.kernel``). The first matching rule wins; a key
 that matches no rule and no ignore entry is an error.
+
+One table serves both checkpoint layouts: the official one and mmaction2 1.x's, whose keys are the same
+except the backbone's final LayerNorm, ``backbone.norm3`` instead of ``backbone.norm``. The final-norm
+rules map either name onto the one Keras ``backbone.norm``; a checkpoint holding both is refused by the
+engine (one variable assigned twice), and which layout a file has is checked before porting
+(:func:`porting.validation.check_variant`).
 """
 
 from __future__ import annotations
@@ -52,14 +58,17 @@ RULES: tuple[Rule, ...] = (
     Rule(rf"({_BLOCK})\.(attn\.qkv|attn\.proj|mlp\.fc1|mlp\.fc2)\.bias", r"\1.\2.bias", identity),
     # PatchMerging: Linear without bias.
     Rule(rf"({_STAGE})\.downsample\.reduction\.weight", r"\1.downsample.reduction.kernel", linear_kernel),
-    # Every LayerNorm: weight -> gamma, bias -> beta.
+    # The backbone's final LayerNorm: ``norm`` (official) or ``norm3`` (mmaction2, out_indices=(3,)).
+    Rule(r"backbone\.(?:norm|norm3)\.weight", "backbone.norm.gamma", identity),
+    Rule(r"backbone\.(?:norm|norm3)\.bias", "backbone.norm.beta", identity),
+    # Every other LayerNorm: weight -> gamma, bias -> beta.
     Rule(
-        r"(backbone(?:\.patch_embed|\.layers\.\d+\.(?:blocks\.\d+|downsample))?)\.(norm|norm1|norm2)\.weight",
+        r"(backbone\.(?:patch_embed|layers\.\d+\.(?:blocks\.\d+|downsample)))\.(norm|norm1|norm2)\.weight",
         r"\1.\2.gamma",
         identity,
     ),
     Rule(
-        r"(backbone(?:\.patch_embed|\.layers\.\d+\.(?:blocks\.\d+|downsample))?)\.(norm|norm1|norm2)\.bias",
+        r"(backbone\.(?:patch_embed|layers\.\d+\.(?:blocks\.\d+|downsample)))\.(norm|norm1|norm2)\.bias",
         r"\1.\2.beta",
         identity,
     ),

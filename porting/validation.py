@@ -1,4 +1,4 @@
-"""Checks of a state_dict before it is ported: its architecture, its values, its derived buffers."""
+"""Checks of a state_dict before it is ported: architecture and layout, values, derived buffers."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tf_videoswin.errors import CheckpointMismatchError
-from tf_videoswin.variants import VARIANTS, VariantConfig
+from tf_videoswin.variants import FINAL_NORM, VARIANTS, VariantConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,12 +21,19 @@ class Architecture:
     num_heads: tuple[int, ...]
     window_size: tuple[int, int, int] | None
     num_classes: int | None
+    layout: str | None = None  # official | mmaction2 (by the final norm's name); None: neither or both
 
     def describe(self) -> str:
         return (
             f"embed_dim={self.embed_dim}, depths={list(self.depths)}, heads={list(self.num_heads)}, "
-            f"window={self.window_size}, num_classes={self.num_classes}"
+            f"window={self.window_size}, num_classes={self.num_classes}, layout={self.layout}"
         )
+
+
+def infer_layout(state_dict: Mapping[str, np.ndarray]) -> str | None:
+    """``official`` (``backbone.norm.*``), ``mmaction2`` (``backbone.norm3.*``); None: neither/both."""
+    found = [layout for layout, norm in FINAL_NORM.items() if f"backbone.{norm}.weight" in state_dict]
+    return found[0] if len(found) == 1 else None
 
 
 def _shape(state_dict: Mapping[str, np.ndarray], key: str) -> tuple[int, ...] | None:
@@ -35,7 +42,7 @@ def _shape(state_dict: Mapping[str, np.ndarray], key: str) -> tuple[int, ...] | 
 
 
 def infer_architecture(state_dict: Mapping[str, np.ndarray]) -> Architecture:
-    """Read embed dim, depths, heads, window and classes off the key names and shapes."""
+    """Read embed dim, depths, heads, window, classes and layout off the key names and shapes."""
     proj = _shape(state_dict, "backbone.patch_embed.proj.weight")
     fc = _shape(state_dict, "cls_head.fc_cls.weight")
     blocks: dict[int, set[int]] = {}
@@ -62,6 +69,7 @@ def infer_architecture(state_dict: Mapping[str, np.ndarray]) -> Architecture:
         num_heads=tuple(heads),
         window_size=window,
         num_classes=fc[0] if fc else None,
+        layout=infer_layout(state_dict),
     )
 
 
@@ -73,11 +81,17 @@ def matches(arch: Architecture, cfg: VariantConfig) -> bool:
         and arch.num_heads == want.num_heads
         and arch.window_size == want.window_size
         and arch.num_classes == want.num_classes
+        and arch.layout == cfg.layout
     )
 
 
 def candidate_variants(state_dict: Mapping[str, np.ndarray]) -> list[str]:
-    """Registry variants whose architecture fits (K400 1k and 22k Swin-B are indistinguishable)."""
+    """Registry variants whose architecture and layout fit.
+
+    Checkpoints that differ only in their training (official Swin-B K400 1k and 22k) are
+    indistinguishable and both listed; an official and an mmaction2 checkpoint of one size are told
+    apart by the name of the final norm.
+    """
     arch = infer_architecture(state_dict)
     return [name for name, cfg in VARIANTS.items() if matches(arch, cfg)]
 
@@ -92,7 +106,8 @@ def check_variant(state_dict: Mapping[str, np.ndarray], cfg: VariantConfig) -> N
     raise CheckpointMismatchError(
         f"checkpoint is not {cfg.name}: {hint} ({arch.describe()}); "
         f"{cfg.name} needs embed_dim={cfg.arch.embed_dim}, depths={list(cfg.arch.depths)}, "
-        f"heads={list(cfg.arch.num_heads)}, window={cfg.arch.window_size}, num_classes={cfg.num_classes}"
+        f"heads={list(cfg.arch.num_heads)}, window={cfg.arch.window_size}, num_classes={cfg.num_classes}, "
+        f"layout={cfg.layout} (final norm backbone.{cfg.final_norm})"
     )
 
 

@@ -6,14 +6,14 @@ import torch
 from torch import nn
 
 from tf_videoswin.config import VideoSwinConfig
-from tf_videoswin.variants import VariantConfig, get_variant
+from tf_videoswin.variants import FINAL_NORM, OFFICIAL, VariantConfig, get_variant
 
 from .i3d_head import I3DHead
 from .swin_transformer import SwinTransformer3D
 
 
 class Recognizer3D(nn.Module):
-    """Keys ``backbone.*`` and ``cls_head.fc_cls.*``, as in the official ``.pth`` files."""
+    """Keys ``backbone.*`` and ``cls_head.fc_cls.*``, as in the official and mmaction2 ``.pth`` files."""
 
     def __init__(self, backbone: SwinTransformer3D, cls_head: I3DHead) -> None:
         super().__init__()
@@ -30,9 +30,24 @@ class Recognizer3D(nn.Module):
         }
 
 
-def build_recognizer(variant: str | VariantConfig | VideoSwinConfig) -> Recognizer3D:
-    """An eval-mode reference model with the architecture of a registry variant or config (random weights)."""
-    cfg = variant if isinstance(variant, VideoSwinConfig) else get_variant(variant).arch
+def build_recognizer(
+    variant: str | VariantConfig | VideoSwinConfig, layout: str | None = None
+) -> Recognizer3D:
+    """An eval-mode reference model with the architecture of a registry variant or config (random weights).
+
+    Args:
+        variant: a registry name or entry, or an architecture.
+        layout: the state_dict layout, ``official`` (final norm ``backbone.norm``) or ``mmaction2``
+            (``backbone.norm3``); default: the variant's own, ``official`` for a bare architecture.
+    """
+    if isinstance(variant, VideoSwinConfig):
+        cfg, default_layout = variant, OFFICIAL
+    else:
+        entry = get_variant(variant)
+        cfg, default_layout = entry.arch, entry.layout
+    layout = layout or default_layout
+    if layout not in FINAL_NORM:
+        raise ValueError(f"layout must be one of {tuple(FINAL_NORM)}, got {layout!r}")
     backbone = SwinTransformer3D(
         patch_size=cfg.patch_size,
         in_chans=cfg.in_chans,
@@ -44,6 +59,7 @@ def build_recognizer(variant: str | VariantConfig | VideoSwinConfig) -> Recogniz
         qkv_bias=cfg.qkv_bias,
         drop_path_rate=cfg.drop_path_rate,
         patch_norm=cfg.patch_norm,
+        final_norm=FINAL_NORM[layout],
     )
     head = I3DHead(cfg.num_classes, cfg.num_features, cfg.head_dropout)
     return Recognizer3D(backbone, head).eval()

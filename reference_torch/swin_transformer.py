@@ -9,6 +9,10 @@ Behaviour that matters for parity and is kept on purpose:
 - for clipped windows the top-left ``[:N, :N]`` slice of the full relative-position index;
 - shift masks with -100, exact (erf) GELU, LayerNorm eps 1e-5;
 - PatchMerging concatenation order x0, x1, x2, x3 (x1 is the odd row, even column).
+
+mmaction2 1.x's ``mmaction/models/backbones/swin.py`` computes the same and uses the same module names,
+except the final LayerNorm, ``norm3`` (one norm per ``out_indices=(3,)``): ``final_norm="norm3"`` builds
+that layout, so mmaction2 state_dicts load with ``strict=True`` too.
 """
 
 from __future__ import annotations
@@ -271,12 +275,17 @@ class SwinTransformer3D(nn.Module):
         attn_drop_rate: float = 0.0,
         drop_path_rate: float = 0.2,
         patch_norm: bool = True,
+        final_norm: str = "norm",
     ) -> None:
         super().__init__()
+        if not final_norm.isidentifier():
+            raise ValueError(f"final_norm must be a module name, got {final_norm!r}")
         self.num_layers = len(depths)
         self.patch_embed = PatchEmbed3D(patch_size, in_chans, embed_dim, patch_norm)
         self.pos_drop = nn.Dropout(p=drop_rate)
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        dpr = torch.linspace(
+            0, drop_path_rate, sum(depths), device="cpu"
+        ).tolist()  # also under a meta device
         self.layers = nn.ModuleList()
         for i, (depth, heads) in enumerate(zip(depths, num_heads, strict=True)):
             start = sum(depths[:i])
@@ -296,11 +305,14 @@ class SwinTransformer3D(nn.Module):
                 )
             )
         self.num_features = embed_dim * 2 ** (self.num_layers - 1)
-        self.norm = nn.LayerNorm(self.num_features)
+        # ``norm`` (official) or ``norm3`` (mmaction2 1.x): the name is the only difference between the two.
+        self.final_norm_name = final_norm
+        self.add_module(final_norm, nn.LayerNorm(self.num_features))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.pos_drop(self.patch_embed(x))
         for layer in self.layers:
             x = layer(x.contiguous())
         x = rearrange(x, "n c d h w -> n d h w c")
-        return rearrange(self.norm(x), "n d h w c -> n c d h w")
+        x = getattr(self, self.final_norm_name)(x)
+        return rearrange(x, "n d h w c -> n c d h w")

@@ -122,3 +122,99 @@ def test_checkpoint_digest_in_metadata_is_the_file_hash(tiny_export, tiny_checkp
     digest = hashlib.sha256(tiny_checkpoint.read_bytes()).hexdigest()
     assert ExportMetadata.read(tiny_export).source["checkpoint_sha256"] == digest
     assert (tiny_export / "classifier" / "videoswin_metadata.json").is_file()
+
+
+def _mmengine_style_checkpoint(monkeypatch) -> dict:
+    """What mmengine's Runner.save_checkpoint writes: meta with numpy values, and a message_hub whose
+    scalars are ``mmengine.logging.history_buffer.HistoryBuffer`` objects (a look-alike class registered
+    under that module path, so the pickle names it exactly as a real one; mmengine is not installed)."""
+    import sys
+    import types
+
+    import numpy as np
+
+    class HistoryBuffer:
+        def __init__(self) -> None:
+            self.max_length = 1000000
+            self._log_history = np.array([2.5, 1.25])
+            self._count_history = np.array([1, 1])
+
+    HistoryBuffer.__module__ = "mmengine.logging.history_buffer"
+    HistoryBuffer.__qualname__ = "HistoryBuffer"
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["mmengine.logging.history_buffer"].HistoryBuffer = HistoryBuffer
+    return {
+        "meta": {
+            "cfg": "model = dict(type='Recognizer3D')\n",
+            "seed": 0,
+            "experiment_name": "swin",
+            "time": "20220930_000000",
+            "mmengine_version": "0.1.0",
+            "dataset_meta": {},
+            "epoch": 30,
+            "iter": 180000,
+            "best_score": np.float64(0.789),
+            "best_epoch": np.int64(30),
+            "flag": np.bool_(True),
+            "dtype": np.dtype("float32"),
+            "scores": np.array([0.5, 0.789], np.float32),
+        },
+        "state_dict": OrderedDict(w=torch.zeros(2)),
+        "message_hub": {
+            "log_scalars": {"train/loss": HistoryBuffer()},
+            "runtime_info": {"val/acc/top1": np.float32(0.789), "name": np.str_("swin")},
+        },
+    }
+
+
+def test_mmengine_meta_loads_without_trust(tmp_path, monkeypatch):
+    import numpy as np
+
+    from porting.safe_globals import InertRecord
+
+    path = tmp_path / "mmengine.pth"
+    torch.save(_mmengine_style_checkpoint(monkeypatch), path)
+    # Plain weights_only loading refuses it (mmengine issue 1655) ...
+    with pytest.raises(Exception, match="Unsupported global"):
+        torch.load(path, weights_only=True)
+    before = torch.serialization.get_safe_globals()
+    obj = load_checkpoint_file(path)  # ... the converter's does, without --trust-checkpoint
+    meta = obj["meta"]
+    assert meta["best_score"] == np.float64(0.789) and type(meta["best_epoch"]) is np.int64
+    assert meta["dtype"] == np.dtype("float32")
+    np.testing.assert_array_equal(meta["scores"], np.array([0.5, 0.789], np.float32))
+    buffer = obj["message_hub"]["log_scalars"]["train/loss"]
+    assert (
+        isinstance(buffer, InertRecord)
+        and buffer.pickled_as == "mmengine.logging.history_buffer.HistoryBuffer"
+    )
+    assert buffer.state["_log_history"].tolist() == [2.5, 1.25]
+    assert list(extract_state_dict(obj)) == ["w"]
+    # Scoped: nothing stays allowed after the load.
+    assert torch.serialization.get_safe_globals() == before
+    with pytest.raises(Exception, match="Unsupported global"):
+        torch.load(path, weights_only=True)
+
+
+def test_globals_allowed_by_the_caller_stay_allowed(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "scalar.pth"
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "meta": {"x": np.float64(1.0)}}, path)
+    mine = (np.dtype, "numpy.dtype")
+    with torch.serialization.safe_globals([mine]):
+        load_checkpoint_file(path)
+        assert mine in torch.serialization.get_safe_globals()
+
+
+def test_objects_outside_the_plain_types_are_still_refused(tmp_path, capsys):
+    import numpy as np
+
+    path = tmp_path / "object_array.pth"  # numpy object arrays can hold anything: not a plain type
+    torch.save({"meta": {"x": np.array([None], dtype=object)}, "state_dict": {"w": torch.zeros(2)}}, path)
+    with pytest.raises(CheckpointError, match=r"numpy\.dtypes\.ObjectDType.*--trust-checkpoint"):
+        load_checkpoint_file(path)
+    assert load_checkpoint_file(path, trust_checkpoint=True)["meta"]["x"][0] is None
+    assert convert.main(["--variant", TINY, "--checkpoint", str(path), "--no-export"]) == 2
+    assert "ObjectDType" in capsys.readouterr().err

@@ -151,3 +151,26 @@ def test_cache_dir_from_environment(server, tmp_path, monkeypatch):
     assert path == tmp_path / "cache" / "swin_test.pth" and digest == SHA
     monkeypatch.delenv("VIDEOSWIN_CACHE")
     assert default_cache_dir() == Path.home() / ".cache" / "tf_videoswin" / "checkpoints"
+
+
+def test_published_sha256_prefix_is_checked(server, tmp_path):
+    """mmaction2 publishes only the first 8 hex digits of a file's sha256 (in its file name)."""
+    url, handler = server
+    dest = tmp_path / "swin_test.pth"
+    path, digest = fetch_checkpoint(url, tmp_path, progress=False, expected_sha256_prefix=SHA[:8])
+    assert (path, digest) == (dest, SHA)
+    wrong = ("0" if SHA[0] != "0" else "1") + SHA[1:8]
+    dest.unlink()
+    with pytest.raises(DownloadError, match=rf"expected {wrong}\.\.\. \(published prefix\), got {SHA}"):
+        download(url, dest, progress=False, expected_sha256_prefix=wrong)
+    assert not dest.exists() and not (tmp_path / "swin_test.pth.part").exists()
+    # A cached file without the prefix is fetched again; with it, no request is made.
+    dest.write_bytes(b"stale")
+    handler.requests.clear()
+    assert download(url, dest, progress=False, expected_sha256_prefix=SHA[:8].upper()) == SHA
+    assert len(handler.requests) == 1 and dest.read_bytes() == PAYLOAD
+    assert download(url, dest, progress=False, expected_sha256_prefix=SHA[:8]) == SHA
+    assert len(handler.requests) == 1
+    # A full digest and a prefix must both hold.
+    with pytest.raises(DownloadError, match="sha256 mismatch"):
+        download(url, tmp_path / "other.pth", SHA, progress=False, expected_sha256_prefix=wrong)

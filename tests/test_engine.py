@@ -95,3 +95,54 @@ def test_corrupted_relative_index_is_refused(tiny_sd):
     sd[key] = sd[key][::-1].copy()
     with pytest.raises(checks.CheckpointMismatchError, match=key.replace(".", r"\.")):
         checks.verify_relative_position_index(sd, get_variant(TINY))
+
+
+MM_TINY = "swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb"
+
+
+@pytest.fixture(scope="module")
+def mm_tiny_sd(tiny_sd):
+    """The same weights in the mmaction2 layout: only the final norm's keys are named ``norm3``."""
+    return OrderedDict((k.replace("backbone.norm.", "backbone.norm3."), v) for k, v in tiny_sd.items())
+
+
+def test_every_rule_is_used_by_an_mmaction2_checkpoint(mm_tiny_sd):
+    assert "backbone.norm3.weight" in mm_tiny_sd and "backbone.norm.weight" not in mm_tiny_sd
+    used = {i for key in mm_tiny_sd for i, r in enumerate(RULES) if r.match(key)}
+    assert used == set(range(len(RULES)))
+
+
+def test_norm3_is_mapped_by_a_rule_onto_the_final_norm(mm_tiny_sd, tiny_sd):
+    rules = [r for r in RULES if r.match("backbone.norm3.weight")]
+    assert [r.match("backbone.norm3.weight") for r in rules][:1] == ["backbone.norm.gamma"]
+    assert rules[0].match("backbone.norm.weight") == "backbone.norm.gamma"  # the same rule, both layouts
+    assert not any(r.match("backbone.layers.3.blocks.1.norm3.weight") for r in RULES)  # only the final one
+    model = build_model(get_variant(MM_TINY))
+    report = port_weights(mm_tiny_sd, model)
+    # The engine saw the upstream key itself: nothing was renamed before it.
+    assert ("backbone.norm3.weight", "backbone.norm.gamma", (768,)) in report.assigned
+    assert ("backbone.norm3.bias", "backbone.norm.beta", (768,)) in report.assigned
+    assert len(report.assigned) + len(report.ignored) == len(mm_tiny_sd)
+    np.testing.assert_array_equal(model.backbone.norm.gamma.numpy(), tiny_sd["backbone.norm.weight"])
+
+
+def test_both_final_norms_are_refused(tiny_sd):
+    sd = OrderedDict(tiny_sd)
+    sd["backbone.norm3.weight"] = sd["backbone.norm.weight"]
+    sd["backbone.norm3.bias"] = sd["backbone.norm.bias"]
+    with pytest.raises(PortingError, match=r"assigned twice.*\n.*backbone\.norm\.gamma"):
+        port_weights(sd, build_model(TINY))
+    assert checks.infer_layout(sd) is None
+
+
+def test_layout_mismatch_names_the_other_layout(tiny_sd, mm_tiny_sd):
+    assert (checks.infer_layout(tiny_sd), checks.infer_layout(mm_tiny_sd)) == ("official", "mmaction2")
+    with pytest.raises(
+        checks.CheckpointMismatchError, match=f"not {MM_TINY}: it looks like {TINY} .*official"
+    ):
+        checks.check_variant(tiny_sd, get_variant(MM_TINY))
+    with pytest.raises(
+        checks.CheckpointMismatchError, match=f"not {TINY}: it looks like {MM_TINY} .*mmaction2"
+    ):
+        checks.check_variant(mm_tiny_sd, get_variant(TINY))
+    assert checks.candidate_variants(mm_tiny_sd) == [MM_TINY]

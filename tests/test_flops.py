@@ -37,3 +37,17 @@ def test_small_inputs_use_clipped_windows_and_padding():
     tokens, padded, n = 4 * 15 * 15, 4 * 21 * 21, 4 * 7 * 7
     block = padded * c * 4 * c + 2 * padded * n * c + 2 * tokens * c * 4 * c + 10 * tokens * c
     assert odd == 2 * block + 4 * 8 * 8 * 4 * c * (2 * c + 5)
+
+
+@pytest.mark.parametrize(
+    ("variant", "metafile_gflops"),
+    [  # "FLOPs" of mmaction2's configs/recognition/swin/metafile.yml (32x224x224, per view)
+        ("swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", 88),
+        ("swin-small-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", 166),
+        ("swin-base-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", 282),
+        ("swin-large-p244-w877_in22k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb", 604),
+        ("swin-large-p244-w877_in22k-pre_16xb8-amp-32x2x1-30e_kinetics700-rgb", 604),
+    ],
+)
+def test_macs_match_the_mmaction2_flops(variant, metafile_gflops):
+    assert round(count_macs(get_variant(variant))["total"] / 1e9) == metafile_gflops

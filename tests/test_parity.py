@@ -7,7 +7,7 @@ import torch
 
 from porting import parity
 from porting.pipeline import port_checkpoint
-from tf_videoswin.variants import VARIANTS
+from tf_videoswin.variants import OFFICIAL_VARIANTS
 
 from .conftest import STHV2, TINY
 
@@ -33,7 +33,7 @@ def test_reference_and_port_match_official_goldens(name, synthetic_state_dict, g
         assert np.abs(ours[key] - golden[key]).max() <= GOLDEN_TOLERANCE, f"tf_videoswin {key}"
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(OFFICIAL_VARIANTS))  # mmaction2 variants: tests/test_mmaction2.py
 def test_tf_matches_reference_on_odd_shape(name, synthetic_state_dict):
     tf_model, torch_model = _models(name, synthetic_state_dict(name))
     report = parity.compare_models(tf_model, torch_model, parity.parity_input((1, 3, 18, 70, 90)))
@@ -64,7 +64,7 @@ def test_parity_report_names_first_diverging_block(synthetic_state_dict):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(OFFICIAL_VARIANTS))
 def test_tf_matches_reference_on_full_clip(name, synthetic_state_dict):
     tf_model, torch_model = _models(name, synthetic_state_dict(name))
     report = parity.compare_models(tf_model, torch_model, parity.parity_input((1, 3, 32, 224, 224)))

@@ -1,4 +1,5 @@
-"""Exact structure for all six variants: keys, shapes, parameter counts, full key accounting."""
+"""Exact structure for the official variants (keys, shapes, parameter counts, full key accounting), and the
+mmaction2 layout of the same architectures derived from the official key lists."""
 
 import json
 
@@ -9,12 +10,12 @@ from porting import validation as checks
 from porting.rule_engine import named_variables, port_weights
 from reference_torch import build_recognizer
 from tf_videoswin import build_model, get_variant
-from tf_videoswin.variants import VARIANTS
+from tf_videoswin.variants import MMACTION2_VARIANTS, OFFICIAL_VARIANTS, VARIANTS
 
 from .conftest import GOLDEN_DIR
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(OFFICIAL_VARIANTS))
 def test_reference_state_dict_equals_official_key_list(name, golden_gen):
     spec = json.loads((GOLDEN_DIR / "data" / f"keys_{name}.json").read_text())
     model = build_recognizer(name)
@@ -24,7 +25,7 @@ def test_reference_state_dict_equals_official_key_list(name, golden_gen):
     assert sum(p.numel() for p in model.parameters()) == get_variant(name).num_parameters
 
 
-@pytest.mark.parametrize("name", list(VARIANTS))
+@pytest.mark.parametrize("name", list(OFFICIAL_VARIANTS))
 def test_port_accounts_for_every_key_and_variable(name, synthetic_state_dict):
     cfg = get_variant(name)
     state_dict = synthetic_state_dict(name)
@@ -41,8 +42,8 @@ def test_port_accounts_for_every_key_and_variable(name, synthetic_state_dict):
         [
             n
             for n, c in VARIANTS.items()
-            if (c.arch.embed_dim, c.arch.depths, c.arch.window_size, c.num_classes)
-            == (cfg.arch.embed_dim, cfg.arch.depths, cfg.arch.window_size, cfg.num_classes)
+            if (c.arch.embed_dim, c.arch.depths, c.arch.window_size, c.num_classes, c.layout)
+            == (cfg.arch.embed_dim, cfg.arch.depths, cfg.arch.window_size, cfg.num_classes, cfg.layout)
         ]
     )
     # Spot-check one transform per kind against the source tensor.
@@ -52,3 +53,32 @@ def test_port_accounts_for_every_key_and_variable(name, synthetic_state_dict):
     np.testing.assert_array_equal(
         variables["backbone.patch_embed.proj.kernel"].numpy(), conv.transpose(2, 3, 4, 1, 0)
     )
+
+
+# mmaction2 checkpoints whose architecture has an official key list: the same keys, shapes, dtypes and
+# order with the final norm named ``norm3`` (mmaction/models/backbones/swin.py, out_indices=(3,)).
+_SAME_ARCH = {
+    mm: official
+    for mm, official in zip(MMACTION2_VARIANTS[:3], OFFICIAL_VARIANTS[:3], strict=True)  # T, S, B (K400 1k)
+}
+
+
+@pytest.mark.parametrize("name", list(_SAME_ARCH))
+def test_reference_in_mmaction2_layout_renames_only_the_final_norm(name, golden_gen):
+    spec = json.loads((GOLDEN_DIR / "data" / f"keys_{_SAME_ARCH[name]}.json").read_text())
+    rename = {"backbone.norm.weight": "backbone.norm3.weight", "backbone.norm.bias": "backbone.norm3.bias"}
+    expected = [(rename.get(e["key"], e["key"]), e["shape"], e["dtype"]) for e in spec["keys"]]
+    model = build_recognizer(name)  # the variant's own layout: mmaction2
+    ours = [(k, list(v.shape), str(v.dtype).replace("torch.", "")) for k, v in model.state_dict().items()]
+    assert ours == expected
+    assert sum(p.numel() for p in model.parameters()) == get_variant(name).num_parameters
+    # The layout is a constructor option: the official layout of the same architecture is the official list.
+    official = build_recognizer(name, layout="official").state_dict()
+    assert [k for k in official] == [e["key"] for e in spec["keys"]]
+
+
+def test_mmaction2_pairs_share_an_architecture():
+    for mm, official in _SAME_ARCH.items():
+        assert get_variant(mm).arch.replace(drop_path_rate=0) == get_variant(official).arch.replace(
+            drop_path_rate=0
+        )

@@ -19,11 +19,14 @@ from tf_videoswin.video import (
     resize_to_short_side,
     sample_frame_uniform,
     sample_test_clips,
+    sample_test_clips_evenly,
     three_crop_offsets,
 )
 
 from .conftest import STHV2, TINY
 from .videos import write_video
+
+MM_TINY = "swin-tiny-p244-w877_in1k-pre_8xb8-amp-32x2x1-30e_kinetics400-rgb"
 
 
 def test_kinetics_test_clips_300_frames():
@@ -201,3 +204,57 @@ def test_list_videos_dir_and_list_file(tmp_path):
     assert list_videos(listing) == [tmp_path / "b.mp4", Path("/abs/x.mp4")]
     with pytest.raises(FileNotFoundError):
         list_videos(tmp_path / "nope")
+
+
+def test_mmaction2_test_clips_are_evenly_spaced():
+    # mmaction2 1.x: span (32 - 1) * 2 + 1 = 63, max_offset 300 - 63 = 237, starts round(k * 237 / 3).
+    inds = sample_test_clips_evenly(300, clip_len=32, frame_interval=2, num_clips=4)
+    assert inds[:, 0].tolist() == [0, 79, 158, 237] and inds[3, -1] == 299  # the last clip ends the video
+    assert inds[0, :3].tolist() == [0, 2, 4]
+    # Half-way starts round to even: max_offset 68 - 63 = 5, three clips start at 0, round(2.5) = 2, 5.
+    assert sample_test_clips_evenly(68, 32, 2, 3)[:, 0].tolist() == [0, 2, 5]
+    # One clip: max_offset // 2 = 118 (the official formula gives int(237 / 2) = 118 too, by chance).
+    assert sample_test_clips_evenly(300, 32, 2, 1)[0, :2].tolist() == [118, 120]
+    assert sample_test_clips_evenly(301, 32, 2, 1)[0, 0] == 119
+    # Short videos: every clip starts at 0 and loops, as with the official sampler.
+    short = sample_test_clips_evenly(40, 32, 2, 4)
+    assert all(row.tolist() == [i % 40 for i in range(0, 64, 2)] for row in short)
+
+
+def test_mmaction2_variants_sample_and_normalise_the_mmaction2_way():
+    pre = get_variant(MM_TINY).preprocessing
+    assert frame_indices(300, pre, "official")[:, 0].tolist() == [0, 79, 158, 237]
+    assert frame_indices(300, get_variant(TINY).preprocessing, "official")[:, 0].tolist() == [
+        29,
+        88,
+        148,
+        207,
+    ]
+    frames = np.broadcast_to(np.arange(100, dtype=np.uint8)[:, None, None, None], (100, 224, 298, 3)).copy()
+    views = make_views(frames, pre, "official")
+    assert views.shape == (12, 3, 32, 224, 224)
+    starts = sample_test_clips_evenly(100, 32, 2, 4)[:, 0]  # max_offset 37: 0, 12, 25, 37
+    assert starts.tolist() == [0, 12, 25, 37]
+    mean, std = np.asarray(pre.mean, np.float32), np.asarray(pre.std, np.float32)
+    expected = (starts.astype(np.float32)[:, None] - mean) / std  # [clips, 3], first frame of each clip
+    np.testing.assert_array_equal(views[8:12, :, 0, 0, 0], expected)  # middle crop, crop-major
+
+
+def test_divide_by_std_is_mmaction2s_data_preprocessor_bit_for_bit():
+    import torch
+
+    pre = get_variant(MM_TINY).preprocessing
+    pixels = np.arange(256, dtype=np.uint8)[:, None].repeat(3, 1)  # every value in every channel
+    ours = normalize(pixels, pre.mean, pre.std, "divide_by_std")
+    # ActionDataPreprocessor: (uint8 tensor - float32 mean) / float32 std, in float32.
+    mean = torch.tensor(pre.mean, dtype=torch.float32)
+    std = torch.tensor(pre.std, dtype=torch.float32)
+    theirs = ((torch.from_numpy(pixels) - mean) / std).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    official = normalize(pixels, pre.mean, pre.std)  # multiply by the inverse std
+    differs = official != ours
+    assert differs.any()  # the two arithmetics are not the same function...
+    steps = np.abs(official - ours)[differs] / np.spacing(np.abs(ours[differs]))
+    assert steps.max() == 1.0  # ...but never more than one float32 rounding step apart
+    with pytest.raises(ValueError, match="unknown normalization"):
+        normalize(pixels, pre.mean, pre.std, "subtract_only")

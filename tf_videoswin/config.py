@@ -16,6 +16,17 @@ from typing import Any
 MEAN_RGB: tuple[float, float, float] = (123.675, 116.28, 103.53)
 STD_RGB: tuple[float, float, float] = (58.395, 57.12, 57.375)
 
+#: Where the test clips of a video start (``SampleFrames`` in test mode with ``num_clips`` clips).
+#: ``segment_centres``: the official pipeline (mmaction 0.x): clip ``i`` starts at the centre of segment
+#: ``i`` of ``num_frames - clip_len * frame_interval + 1`` frames. ``evenly_spaced``: mmaction2 1.x
+#: (aligned with PySlowFast): starts spread evenly, rounded, from 0 to
+#: ``num_frames - ((clip_len - 1) * frame_interval + 1)``.
+CLIP_STARTS = ("segment_centres", "evenly_spaced")
+#: The normalisation arithmetic in float32: ``multiply_inverse_std``: ``(x - mean) * (1 / std)``, the
+#: official pipeline's ``Normalize`` (``mmcv.imnormalize_``); ``divide_by_std``: ``(x - mean) / std``,
+#: mmaction2 1.x's ``ActionDataPreprocessor``. They differ by at most one float32 rounding step.
+NORMALIZATIONS = ("multiply_inverse_std", "divide_by_std")
+
 
 def _tuple_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` checked against the dataclass fields of ``cls``, lists turned into tuples."""
@@ -78,7 +89,11 @@ class VideoSwinConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
-    """The official test pipeline of a variant: what an input clip must look like, how to view a video."""
+    """The test pipeline of a variant: what an input clip must look like, how to view a video.
+
+    Defaults are the official (mmaction 0.x) Kinetics pipeline; ``clip_starts`` and ``normalization``
+    name where mmaction2 1.x's pipeline differs (see :data:`CLIP_STARTS`, :data:`NORMALIZATIONS`).
+    """
 
     clip_len: int = 32
     frame_interval: int = 2
@@ -91,6 +106,14 @@ class Preprocessing:
     std: tuple[float, float, float] = STD_RGB
     channel_order: str = "RGB"
     average_clips: str = "prob"
+    clip_starts: str = "segment_centres"
+    normalization: str = "multiply_inverse_std"
+
+    def __post_init__(self) -> None:
+        if self.clip_starts not in CLIP_STARTS:
+            raise ValueError(f"clip_starts must be one of {CLIP_STARTS}, got {self.clip_starts!r}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {self.normalization!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

@@ -73,7 +73,7 @@ def from_pretrained(
         name: a registry variant (``"swin_tiny_patch244_window877_kinetics400_1k"``), or the path of
             an export folder / ``.keras`` file (loaded without torch; see :func:`load_export_model`).
         checkpoint: a local ``.pth`` of the variant; without it the upstream file is downloaded into
-            the cache (progress bar, resume, sha256).
+            the cache (progress bar, resume, sha256 or, for mmaction2, the published sha256 prefix).
         include_top: keep a classification head; ``False`` returns the backbone only
             (``features`` and ``pooled`` outputs).
         num_classes: a new, randomly initialised head of this size (for fine-tuning).
@@ -108,7 +108,13 @@ def from_pretrained(
     if checkpoint is None:
         from porting.download import fetch_checkpoint
 
-        checkpoint, _ = fetch_checkpoint(cfg.url, cache_dir, sha256 or cfg.checkpoint_sha256, progress)
+        checkpoint, _ = fetch_checkpoint(
+            cfg.url,
+            cache_dir,
+            sha256 or cfg.checkpoint_sha256,
+            progress,
+            expected_sha256_prefix=cfg.checkpoint_sha256_prefix,
+        )
     elif not Path(checkpoint).is_file():
         raise CheckpointError(f"checkpoint not found: {checkpoint}")
     elif sha256:

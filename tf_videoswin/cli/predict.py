@@ -1,10 +1,10 @@
-"""Classify videos with an exported classifier, as the official test protocol does.
+"""Classify videos with an exported classifier, as the upstream test protocol does.
 
     python -m tf_videoswin.predict VIDEO [VIDEO ...] --model exports/<variant>/classifier [--top-k 5] [--json]
 
-Each video is decoded, sampled and cropped into the official test views (Kinetics: 4 clips x 3
-crops; SSv2: 1 frame-uniform clip x 3 crops), softmax is averaged over views. Exit code 2 if any
-video failed (the others are still reported).
+Each video is decoded, sampled and cropped into the test views of the export's upstream (Kinetics: 4
+clips x 3 crops; SSv2: 1 frame-uniform clip x 3 crops; mmaction2 checkpoints: their evenly spaced
+clips), softmax is averaged over views. Exit code 2 if any video failed (the others are still reported).
 """
 
 from __future__ import annotations

@@ -91,6 +91,9 @@ class ExportMetadata:
                     "std": list(pre.std),
                     "scale": "0-255",
                     "order": pre.channel_order,
+                    "float32": "(x - mean) / std"
+                    if pre.normalization == "divide_by_std"
+                    else "(x - mean) * (1 / std)",
                 },
             },
             "outputs": {

@@ -23,6 +23,18 @@ def _files_table(meta: ExportMetadata) -> str:
     )
 
 
+def _published_prefix(src: dict) -> str:
+    """A line on the published sha256 prefix (mmaction2) and whether this checkpoint has it."""
+    prefix = src.get("published_sha256_prefix")
+    if not prefix:
+        return ""
+    same = str(src.get("checkpoint_sha256", "")).startswith(prefix)
+    verdict = (
+        "this checkpoint has it" if same else "this checkpoint does NOT have it (not the published file)"
+    )
+    return f"\n- published sha256 prefix (in the upstream file name): `{prefix}`; {verdict}"
+
+
 def render_model_card(meta: ExportMetadata) -> str:
     """Markdown in the style of TF-Hub / Kaggle model pages; every number comes from ``meta``."""
     arch = meta.architecture
@@ -37,6 +49,8 @@ def render_model_card(meta: ExportMetadata) -> str:
     sampling = f"{pre.num_clips} clip(s) of {pre.clip_len} frames at interval {pre.frame_interval}" + (
         " (frame-uniform)" if pre.frame_uniform else ""
     )
+    if not pre.frame_uniform and pre.clip_starts == "evenly_spaced":
+        sampling += ", clip starts evenly spaced as in mmaction2 1.x"
     nf, nc = arch.num_features, arch.num_classes
     fe_row = (
         f"| `feature_extractor/` | pooled features `[B, {nf}]` | "
@@ -118,7 +132,7 @@ model = tf_videoswin.from_pretrained("{variant}")  # this folder
 ## Provenance
 
 - checkpoint: {src.get("checkpoint_url", "-")}
-- sha256: `{src.get("checkpoint_sha256", "-")}`
+- sha256: `{src.get("checkpoint_sha256", "-")}`{_published_prefix(src)}
 - versions: {meta.versions}
 - license of the upstream weights: {src.get("license", "-")}
 """

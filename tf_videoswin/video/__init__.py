@@ -1,4 +1,4 @@
-"""The official Video Swin test pipeline, from a video file to ``[views, 3, T, 224, 224]``.
+"""The Video Swin test pipelines (official, mmaction2 1.x): a video file to ``[views, 3, T, 224, 224]``.
 
 Reproduces mmaction2's pipeline as configured by SwinTransformer/Video-Swin-Transformer (commit db018fb,
 ``configs/recognition/swin/*.py``, ``test_pipeline``)::
@@ -13,15 +13,22 @@ Each step is a pure function naming the upstream code it follows (modules of thi
 - :func:`sample_test_clips`: ``SampleFrames._get_test_clips`` and ``SampleFrames.__call__``
   (``out_of_bound_opt='loop'``, ``start_index=0`` as ``VideoDataset`` sets it),
   ``mmaction/datasets/pipelines/loading.py``;
-- :func:`sample_frame_uniform` (SSv2): ``SampleFrames.get_seq_frames``, test-mode branch, same file;
+- :func:`sample_test_clips_evenly`: mmaction2 1.x's ``SampleFrames`` test branch for 3D models
+  (``mmaction/datasets/transforms/loading.py``): clip starts evenly spaced from the first frame to the
+  last possible start (``Preprocessing.clip_starts == "evenly_spaced"``);
+- :func:`sample_frame_uniform` (SSv2): ``SampleFrames.get_seq_frames``, test-mode branch, official file;
 - :func:`rescale_size`: ``Resize.__init__`` (``(-1, 224)`` becomes ``(inf, 224)``) and
   ``mmcv.rescale_size`` / ``_scale_size`` (``int(x * scale + 0.5)``);
 - :func:`resize_bilinear`: ``mmcv.imresize(interpolation='bilinear')``, i.e. ``cv2.resize`` with
   ``INTER_LINEAR``, emulated in NumPy (no OpenCV or TensorFlow dependency);
 - :func:`three_crop_offsets`: ``ThreeCrop.__call__``, ``mmaction/datasets/pipelines/augmentations.py``;
-- :func:`normalize`: ``Normalize`` / ``mmcv.imnormalize_``;
+- :func:`normalize`: ``Normalize`` / ``mmcv.imnormalize_``, or ``(x - mean) / std`` as mmaction2 1.x's
+  ``ActionDataPreprocessor`` computes it (``Preprocessing.normalization``);
 - :func:`make_views`: ``ThreeCrop`` lists all frames of crop 0, then crop 1, then crop 2, and
   ``FormatShape('NCTHW')`` reshapes that to ``[crops, clips, ...]``: views are crop-major.
+
+mmaction2 1.x's ``Resize``, ``ThreeCrop`` and ``FormatShape`` are the same code as the official ones;
+its mean, std and view order are the same too.
 
 Decoding uses PyAV; the official pipeline uses decord, whose frame count and YUV->RGB conversion can
 differ slightly on some files (``decode_video(..., backend='decord')`` uses it when it is installed).
@@ -29,7 +36,13 @@ differ slightly on some files (``decode_video(..., backend='decord')`` uses it w
 
 from ..errors import VideoError
 from .decode import decode_video
-from .sampling import VIEW_MODES, frame_indices, sample_frame_uniform, sample_test_clips
+from .sampling import (
+    VIEW_MODES,
+    frame_indices,
+    sample_frame_uniform,
+    sample_test_clips,
+    sample_test_clips_evenly,
+)
 from .sources import VIDEO_EXTENSIONS, is_video_file, list_videos
 from .transforms import (
     center_crop_offset,
@@ -58,5 +71,6 @@ __all__ = [
     "resize_to_short_side",
     "sample_frame_uniform",
     "sample_test_clips",
+    "sample_test_clips_evenly",
     "three_crop_offsets",
 ]

@@ -1,9 +1,11 @@
-"""Temporal sampling of the official test pipeline: which frames make each clip.
+"""Temporal sampling of the test pipelines: which frames make each clip.
 
 - :func:`sample_test_clips`: ``SampleFrames._get_test_clips`` and ``SampleFrames.__call__``
   (``out_of_bound_opt='loop'``, ``start_index=0`` as ``VideoDataset`` sets it),
-  ``mmaction/datasets/pipelines/loading.py``;
-- :func:`sample_frame_uniform` (SSv2): ``SampleFrames.get_seq_frames``, test-mode branch, same file.
+  ``mmaction/datasets/pipelines/loading.py`` of the official repository (mmaction 0.x);
+- :func:`sample_test_clips_evenly`: the same transform in mmaction2 1.x
+  (``mmaction/datasets/transforms/loading.py``), whose 3D test branch spreads the clips evenly;
+- :func:`sample_frame_uniform` (SSv2): ``SampleFrames.get_seq_frames``, test-mode branch, official file.
 """
 
 from __future__ import annotations
@@ -35,6 +37,28 @@ def sample_test_clips(num_frames: int, clip_len: int, frame_interval: int, num_c
     return np.mod(inds, num_frames)  # out_of_bound_opt='loop'; start_index=0
 
 
+def sample_test_clips_evenly(
+    num_frames: int, clip_len: int, frame_interval: int, num_clips: int
+) -> np.ndarray:
+    """``[num_clips, clip_len]`` frame indices of mmaction2 1.x's ``SampleFrames`` in test mode (3D models).
+
+    A clip spans ``span = (clip_len - 1) * frame_interval + 1`` frames; ``max_offset =
+    max(num_frames - span, 0)``. With several clips, clip ``i`` starts at
+    ``round(i * max_offset / (num_clips - 1))`` (NumPy's round-half-to-even), so the first starts at 0
+    and the last ends at the last frame; one clip starts at ``max_offset // 2``. Indices
+    ``start + j * frame_interval`` are taken modulo ``num_frames`` (``out_of_bound_opt='loop'``).
+    """
+    if num_frames < 1:
+        raise ValueError("num_frames must be >= 1")
+    max_offset = max(num_frames - ((clip_len - 1) * frame_interval + 1), 0)
+    if num_clips > 1:
+        offsets = np.round(np.arange(num_clips) * (max_offset / float(num_clips - 1))).astype(np.int64)
+    else:
+        offsets = np.array([max_offset // 2], dtype=np.int64)
+    inds = offsets[:, None] + np.arange(clip_len)[None, :] * frame_interval
+    return np.mod(inds, num_frames)
+
+
 def sample_frame_uniform(num_frames: int, clip_len: int) -> np.ndarray:
     """``[1, clip_len]`` indices of ``SampleFrames(frame_uniform=True, test_mode=True)`` (SSv2).
 
@@ -50,8 +74,9 @@ def sample_frame_uniform(num_frames: int, clip_len: int) -> np.ndarray:
 
 
 def frame_indices(num_frames: int, pre: Preprocessing, views: str = "official") -> np.ndarray:
-    """``[clips, clip_len]`` indices for a view mode (``single``: one clip, the official formula)."""
+    """``[clips, clip_len]`` indices for a view mode (``single``: one clip, the variant's own formula)."""
     if pre.frame_uniform:
         return sample_frame_uniform(num_frames, pre.clip_len)
     num_clips = pre.num_clips if views == "official" else 1
-    return sample_test_clips(num_frames, pre.clip_len, pre.frame_interval, num_clips)
+    sample = sample_test_clips_evenly if pre.clip_starts == "evenly_spaced" else sample_test_clips
+    return sample(num_frames, pre.clip_len, pre.frame_interval, num_clips)

@@ -5,7 +5,10 @@
 - :func:`resize_bilinear`: ``mmcv.imresize(interpolation='bilinear')``, i.e. ``cv2.resize`` with
   ``INTER_LINEAR``, emulated in NumPy (no OpenCV or TensorFlow dependency);
 - :func:`three_crop_offsets`: ``ThreeCrop.__call__``, ``mmaction/datasets/pipelines/augmentations.py``;
-- :func:`normalize`: ``Normalize`` / ``mmcv.imnormalize_``.
+- :func:`normalize`: ``Normalize`` / ``mmcv.imnormalize_``, or mmaction2 1.x's ``ActionDataPreprocessor``.
+
+mmaction2 1.x's ``Resize`` and ``ThreeCrop`` (``mmaction/datasets/transforms/processing.py``) are the
+same code as the official ones, so these functions serve both pipelines.
 """
 
 from __future__ import annotations
@@ -128,10 +131,23 @@ def center_crop_offset(height: int, width: int, crop: int) -> tuple[int, int]:
     return (height - crop) // 2, (width - crop) // 2
 
 
-def normalize(frames: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """``(x - mean) * (1 / std)`` per RGB channel (last axis) on the 0-255 scale, float32.
+def normalize(
+    frames: np.ndarray,
+    mean: Sequence[float],
+    std: Sequence[float],
+    method: str = "multiply_inverse_std",
+) -> np.ndarray:
+    """``(x - mean) / std`` per RGB channel (last axis) on the 0-255 scale, float32.
 
-    Same arithmetic as ``mmcv.imnormalize_`` (subtract the mean, multiply by the inverse std).
+    ``method``: ``multiply_inverse_std`` is ``mmcv.imnormalize_``'s arithmetic (subtract the mean,
+    multiply by the inverse std; the official pipeline); ``divide_by_std`` is mmaction2 1.x's
+    ``ActionDataPreprocessor`` (subtract the mean, divide by std, in float32). They differ by at most
+    one float32 rounding step.
     """
+    centred = frames.astype(np.float32) - np.asarray(mean, np.float32)
+    if method == "divide_by_std":
+        return centred / np.asarray(std, np.float32)
+    if method != "multiply_inverse_std":
+        raise ValueError(f"unknown normalization {method!r}")
     stdinv = (1.0 / np.asarray(std, np.float64)).astype(np.float32)
-    return (frames.astype(np.float32) - np.asarray(mean, np.float32)) * stdinv
+    return centred * stdinv

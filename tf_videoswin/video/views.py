@@ -40,7 +40,7 @@ def make_views(frames: np.ndarray, pre: Preprocessing, views: str = "official") 
     c = pre.crop_size
     out = np.empty((len(offsets) * len(clips), 3, inds.shape[1], c, c), dtype=np.float32)
     for k, (y, x) in enumerate(offsets):  # crop-major: all clips of crop 0, then crop 1, ...
-        crop = normalize(clips[:, :, y : y + c, x : x + c], pre.mean, pre.std)  # clips, T, c, c, 3
+        crop = normalize(clips[:, :, y : y + c, x : x + c], pre.mean, pre.std, pre.normalization)
         out[k * len(clips) : (k + 1) * len(clips)] = crop.transpose(0, 4, 1, 2, 3)
     return out
 
