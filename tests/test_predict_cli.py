@@ -83,6 +83,8 @@ def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tm
         str(tiny_export / "feature_extractor"),
         "--out",
         str(out),
+        "--format",
+        "npz",  # the 0.2 single-file archive, now behind an explicit option
         "--no-progress",
         "--save-feature-map",
     ]
@@ -135,7 +137,7 @@ def test_extract_features_keeps_finished_videos_when_interrupted(videos, tmp_pat
     meta = ExportMetadata(cfg.name, cfg.arch, cfg.preprocessing, tuple(load_labels(cfg)), cfg.dataset, {})
     monkeypatch.setattr(inference, "load_serving", lambda export, outputs: SimpleNamespace(metadata=meta))
     monkeypatch.setattr(inference, "pooled_features", fake_features)
-    argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--no-progress"]
+    argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--format", "npz", "--no-progress"]
     with pytest.raises(KeyboardInterrupt):
         extract_features.main([*argv, "--flush-every", "100"])
     with np.load(out) as data:  # the video finished before the interruption was written out

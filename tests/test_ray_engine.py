@@ -34,7 +34,8 @@ def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
     model = str(tiny_export / "feature_extractor")
 
     local = tmp_path / "local.npz"
-    assert extract_features.main([str(videos), "--model", model, "--out", str(local), "--no-progress"]) == 0
+    local_argv = [str(videos), "--model", model, "--out", str(local), "--format", "npz", "--no-progress"]
+    assert extract_features.main(local_argv) == 0
     capsys.readouterr()
     out = tmp_path / "ray_out"
     argv = [str(videos), "--model", model, "--out", str(out), "--engine", "ray", "--num-actors", "2"]
@@ -46,7 +47,7 @@ def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
     assert sorted(ray_rows) == sorted(local_rows) == sorted(str(p) for p in good)
     for path, pooled in local_rows.items():
         np.testing.assert_array_equal(ray_rows[path], pooled)  # bit for bit
-    errors = json.loads((out / "errors.json").read_text())
+    errors = json.loads((out / "_errors.json").read_text())  # "_": Parquet readers skip it
     assert [e["path"] for e in errors] == [str(videos / "broken.mp4")]
 
     # Re-run: nothing recomputed, nothing lost.
