@@ -104,12 +104,24 @@ def _probe_pyav(path: Path) -> VideoInfo:
             width, height = stream.codec_context.width, stream.codec_context.height
             if stream.frames > 0:
                 return VideoInfo(int(stream.frames), fps, width, height, "container")
-            count = sum(1 for packet in container.demux(stream) if packet.size > 0)
-            return VideoInfo(count, fps, width, height, "demux")
+            return VideoInfo(_count_packets(container, stream, path), fps, width, height, "demux")
     except VideoError:
         raise
     except Exception as e:  # PyAV raises many error types for broken files
         raise VideoError(f"{path}: cannot read ({type(e).__name__}: {e})") from e
+
+
+def _count_packets(container, stream, path: Path) -> int:
+    """Video packets of the stream, read without decoding; up to the damage in a damaged file."""
+    count = 0
+    try:
+        for packet in container.demux(stream):
+            count += packet.size > 0
+    except Exception as e:  # a damaged file: the decoding pass will check the count anyway
+        if count == 0:
+            raise
+        logger.warning("%s: demuxing stopped after %d packets (%s: %s)", path, count, type(e).__name__, e)
+    return count
 
 
 def _video_stream(container, path: Path):
