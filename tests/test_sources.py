@@ -71,7 +71,7 @@ def test_extract_features_refuses_file_names_for_the_folder(tmp_path, capsys):
     assert extract_features.main([*base, "--out", str(tmp_path / "f.npz")]) == 2
     assert "--format npz" in capsys.readouterr().err
     for extra, message in [
-        (["--stride", "8"], "--stride need --snippets"),
+        (["--stride", "8"], "--stride: only with --snippets"),
         (["--snippets", "--views", "official"], "one centre crop"),
         (["--snippets", "--save-feature-map"], "--snippet-tokens"),
         (["--format", "npz", "--snippets"], "Parquet folder"),

@@ -29,11 +29,14 @@ from .optional import require
 logger = logging.getLogger(__name__)
 
 
-def _require_ray():
+def require_ray():
     """The ``ray`` module with Ray Data and pyarrow, or :class:`MissingDependencyError` naming the extra."""
     require("pyarrow", "the ray engine")
     require("ray.data", "the ray engine")
     return require("ray", "the ray engine")
+
+
+_require_ray = require_ray
 
 
 def done_paths(out_dir: Path) -> set[str]:
@@ -172,7 +175,7 @@ class _RayRuntime:
     """Start a local Ray runtime (or join ``address``) unless one is running; stop only what it started."""
 
     def __init__(self, address: str | None) -> None:
-        self.ray = _require_ray()
+        self.ray = require_ray()
         self.address = address
         self.started = False
 

@@ -128,7 +128,7 @@ def check_arguments(args: argparse.Namespace) -> str | None:
     if not args.snippets:
         given = [flag for flag, value in snippet_only.items() if value is not None]
         if given:
-            return f"{', '.join(given)} need --snippets"
+            return f"{', '.join(given)}: only with --snippets"
     else:
         if args.views is not None:
             return "--views applies to one vector per video; snippets use one centre crop"
@@ -212,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         if spec is not None:
             check_unique_ids(videos)
             store.npy.check_owner(todo)
+        if args.engine == "ray":
+            from ..ray import require_ray
+
+            require_ray()
+            serving = None  # the driver needs only the metadata; each actor loads its own copy
         store.open()
     except (VideoSwinError, OSError, ValueError) as e:
         error(e)
@@ -224,17 +229,17 @@ def main(argv: list[str] | None = None) -> int:
             results = iter_features_with_ray(todo, args.model, pre, request, args.num_actors, args.address)
         else:
             results = _iter_local(serving, todo, pre, request, progress.snippets_done)
-        try:
-            done, errors = _write_results(results, store, progress, args.flush_every, args.engine == "ray")
-        except VideoSwinError as e:  # e.g. the ray extra is missing
-            error(e)
-            return EXIT_INPUT
+        done, errors = _write_results(results, store, progress, args.flush_every, args.engine == "ray")
     for e in errors:
         print(f"skipped: {e['error']}", file=sys.stderr)
     if args.single_file is not None:
         from ..features import export_file
 
-        export_file(args.out, args.single_file)
+        try:
+            export_file(args.out, args.single_file)
+        except OSError as e:
+            error(f"--single-file {args.single_file}: {e}")
+            return EXIT_INPUT
     print(f"{done} extracted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}")
     return EXIT_OK
 
