@@ -2,8 +2,8 @@
 
     python benchmarks/extraction.py --model exports/<variant>/feature_extractor [--videos 8] [--num-actors 2]
 
-Generates small mp4 files (moving squares), extracts single-view features with both engines and
-checks the features are identical.
+Generates small mp4 files (moving squares), extracts single-view features with both engines (the same
+folder layout) and checks the features are identical.
 """
 
 from __future__ import annotations
@@ -48,14 +48,13 @@ def main(argv: list[str] | None = None) -> int:
         write_videos(folder, args.videos)
         common = [str(folder), "--model", str(args.model), "--no-progress"]
         start = time.perf_counter()
-        assert extract_features.main([*common, "--out", f"{tmp}/local.npz"]) == 0
+        assert extract_features.main([*common, "--out", f"{tmp}/local"]) == 0
         local_s = time.perf_counter() - start
         start = time.perf_counter()
         ray_argv = [*common, "--out", f"{tmp}/ray", "--engine", "ray", "--num-actors", str(args.num_actors)]
         assert extract_features.main(ray_argv) == 0
         ray_s = time.perf_counter() - start
-        with np.load(f"{tmp}/local.npz") as data:
-            local = dict(zip(data["paths"].tolist(), data["pooled"], strict=True))
+        local = read_features(Path(tmp) / "local")
         ray_rows = read_features(Path(tmp) / "ray")
         identical = sorted(local) == sorted(ray_rows) and all(
             np.array_equal(local[k], ray_rows[k]) for k in local

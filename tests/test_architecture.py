@@ -5,7 +5,7 @@ crosses a floor is caught too. Floors, bottom to top:
 
 0. ``tf_videoswin.{config,variants,errors,optional}``: pure Python;
 1. ``tf_videoswin.model`` (Keras), ``tf_videoswin.video`` (NumPy/PyAV), ``reference_torch`` (torch);
-2. ``tf_videoswin.export`` (the export format);
+2. ``tf_videoswin.export`` (the export format), ``tf_videoswin.features`` (feature files);
 3. ``porting`` (the converter), ``tf_videoswin.ray``, ``tf_videoswin.cli``, ``tf_videoswin.pretrained``.
 """
 
@@ -79,6 +79,10 @@ RULES = [
     (("tf_videoswin.video",), (*FLOOR0, "tf_videoswin.video")),
     (("reference_torch",), (*FLOOR0, "reference_torch")),
     (("tf_videoswin.export",), (*FLOOR0, "tf_videoswin.model", "tf_videoswin.export")),
+    (
+        ("tf_videoswin.features",),
+        (*FLOOR0, "tf_videoswin.video", "tf_videoswin.export", "tf_videoswin.features"),
+    ),
     (
         ("porting",),
         (

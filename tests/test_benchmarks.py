@@ -31,3 +31,20 @@ def test_public_port_must_be_a_checkout(tmp_path, capsys):
         inference.main(["--public-port", str(tmp_path)])
     assert e.value.code == 2
     assert "not a checkout of innat/VideoSwin" in capsys.readouterr().err
+
+
+def test_long_video_benchmark_compares_before_and_after(capsys):
+    import subprocess
+
+    import long_video
+
+    known = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", "aab1450^{commit}"], capture_output=True
+    )
+    if known.returncode != 0:
+        pytest.skip("not a git checkout with commit aab1450 (the decode-everything version)")
+    assert long_video.main(["--frames", "80", "--size", "64x48", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["views_identical"] and result["frames"] == 80
+    for version in ("before", "after"):
+        assert result[f"decode_{version}"]["seconds"] > 0 and result[f"decode_{version}"]["peak_rss_mb"] > 0

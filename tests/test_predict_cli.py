@@ -83,6 +83,8 @@ def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tm
         str(tiny_export / "feature_extractor"),
         "--out",
         str(out),
+        "--format",
+        "npz",  # the 0.2 single-file archive, now behind an explicit option
         "--no-progress",
         "--save-feature-map",
     ]
@@ -135,10 +137,67 @@ def test_extract_features_keeps_finished_videos_when_interrupted(videos, tmp_pat
     meta = ExportMetadata(cfg.name, cfg.arch, cfg.preprocessing, tuple(load_labels(cfg)), cfg.dataset, {})
     monkeypatch.setattr(inference, "load_serving", lambda export, outputs: SimpleNamespace(metadata=meta))
     monkeypatch.setattr(inference, "pooled_features", fake_features)
-    argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--no-progress"]
+    argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--format", "npz", "--no-progress"]
     with pytest.raises(KeyboardInterrupt):
         extract_features.main([*argv, "--flush-every", "100"])
     with np.load(out) as data:  # the video finished before the interruption was written out
         assert data["paths"].tolist() == [str(good[0])] and data["pooled"].shape == (1, 3)
     # Extending a file without feature maps with --save-feature-map would mix rows: refused.
     assert extract_features.main([*argv, "--save-feature-map"]) == 2
+
+
+def test_extract_features_parquet_folder_by_default(tiny_export, videos, tmp_path, capsys):
+    import pandas as pd
+
+    d, good, bad = videos
+    out = tmp_path / "features"
+    model = str(tiny_export / "feature_extractor")
+    argv = [str(d), "--model", model, "--out", str(out), "--no-progress", "--flush-every", "2"]
+    assert extract_features.main(argv) == 0
+    assert "3 extracted, 0 already done (skipped), 1 failed" in capsys.readouterr().out
+    df = pd.read_parquet(out)
+    assert sorted(df.path) == sorted(str(p) for p in good)
+    assert np.stack(df.pooled).shape == (3, 768) and set(df.variant) == {tiny_export.name}
+    assert len(list(out.glob("part-*.parquet"))) == 2  # --flush-every 2: a part per 2 finished videos
+    assert [e["path"] for e in json.loads((out / "_errors.json").read_text())] == [str(bad)]
+    # Re-run: nothing recomputed; one video file as the source (0.2 read it as a text list and crashed).
+    assert (
+        extract_features.main([str(good[0]), *argv[1:], "--single-file", str(tmp_path / "all.parquet")]) == 0
+    )
+    assert "0 extracted, 1 already done (skipped), 0 failed" in capsys.readouterr().out
+    assert pd.read_parquet(tmp_path / "all.parquet").equals(df)
+
+
+def test_extract_snippets_and_the_localization_layout(tiny_export, videos, tmp_path, capsys):
+    import pandas as pd
+
+    _, good, _ = videos  # clip0: 40 frames at 24 fps
+    out = tmp_path / "snippets"
+    argv = [
+        str(good[0]),
+        "--model",
+        str(tiny_export / "feature_extractor"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    argv += ["--snippets", "--snippet-frames", "8", "--stride", "8", "--snippet-tokens", "--batch-size", "3"]
+    assert extract_features.main(argv) == 0
+    assert "1 extracted" in capsys.readouterr().out
+    df = pd.read_parquet(out)
+    # 40 frames, 8-frame snippets every 8 frames: 5 snippets at 0, 1/3, 2/3, 1, 4/3 s, each 1/3 s long.
+    assert df.snippet_index.tolist() == [0, 1, 2, 3, 4]
+    np.testing.assert_allclose(df.snippet_start, [0, 8 / 24, 16 / 24, 24 / 24, 32 / 24])
+    np.testing.assert_allclose(df.snippet_end, [8 / 24, 16 / 24, 24 / 24, 32 / 24, 40 / 24])
+    pooled = np.stack(df.pooled)
+    tokens = np.stack([np.stack(t) for t in df.tokens])
+    assert pooled.shape == (5, 768) and tokens.shape == (5, 4, 768)  # T/2 = 4 temporal tokens
+    np.testing.assert_allclose(tokens.mean(axis=1), pooled, atol=1e-5)  # pooled = mean of the tokens
+    feats = np.load(out / "_npy" / "clip0.npy")
+    np.testing.assert_array_equal(feats, pooled)
+    meta = json.loads((out / "_npy" / "clip0.json").read_text())
+    assert (meta["fps"], meta["stride"], meta["span_frames"], meta["source_frames"]) == (24, 8, 8, 40)
+    np.testing.assert_allclose(meta["snippet_start"], df.snippet_start)
+    # Other snippet options on the same folder are refused instead of mixing rows.
+    assert extract_features.main([*argv[:-7], "--snippets", "--stride", "4"]) == 2
+    assert "stride" in capsys.readouterr().err

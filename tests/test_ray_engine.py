@@ -34,7 +34,8 @@ def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
     model = str(tiny_export / "feature_extractor")
 
     local = tmp_path / "local.npz"
-    assert extract_features.main([str(videos), "--model", model, "--out", str(local), "--no-progress"]) == 0
+    local_argv = [str(videos), "--model", model, "--out", str(local), "--format", "npz", "--no-progress"]
+    assert extract_features.main(local_argv) == 0
     capsys.readouterr()
     out = tmp_path / "ray_out"
     argv = [str(videos), "--model", model, "--out", str(out), "--engine", "ray", "--num-actors", "2"]
@@ -46,13 +47,59 @@ def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
     assert sorted(ray_rows) == sorted(local_rows) == sorted(str(p) for p in good)
     for path, pooled in local_rows.items():
         np.testing.assert_array_equal(ray_rows[path], pooled)  # bit for bit
-    errors = json.loads((out / "errors.json").read_text())
+    errors = json.loads((out / "_errors.json").read_text())  # "_": Parquet readers skip it
     assert [e["path"] for e in errors] == [str(videos / "broken.mp4")]
 
     # Re-run: nothing recomputed, nothing lost.
     assert extract_features.main(argv) == 0
     assert "0 extracted, 3 already done (skipped)" in capsys.readouterr().out
     assert sorted(read_features(out)) == sorted(ray_rows)
+
+
+def test_both_engines_write_identical_parquet(tiny_export, tmp_path, capsys):
+    """Same folder layout, same schema, same values: one vector per video (with feature maps) and snippets."""
+    import pyarrow.parquet as pq
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(2):
+        write_video(videos / f"s{i}.mp4", frames=20 + 6 * i, height=40, width=56, seed=60 + i)
+    (videos / "broken.mp4").write_bytes(np.random.default_rng(5).bytes(3000))
+    model = str(tiny_export / "feature_extractor")
+    modes = {
+        "video": ["--save-feature-map"],
+        "snippets": [
+            "--snippets",
+            "--snippet-frames",
+            "8",
+            "--stride",
+            "6",
+            "--fps",
+            "12",
+            "--snippet-tokens",
+        ],
+    }
+    for mode, options in modes.items():
+        tables = {}
+        for engine in ("local", "ray"):
+            out = tmp_path / f"{mode}_{engine}"
+            argv = [str(videos), "--model", model, "--out", str(out), "--engine", engine, "--no-progress"]
+            assert extract_features.main([*argv, "--num-actors", "1", *options]) == 0
+            assert "2 extracted, 0 already done (skipped), 1 failed" in capsys.readouterr().out
+            keys = [("path", "ascending")] + ([("snippet_index", "ascending")] if mode == "snippets" else [])
+            tables[engine] = pq.read_table(out).sort_by(keys)
+            errors = json.loads((out / "_errors.json").read_text())
+            assert [e["path"] for e in errors] == [str(videos / "broken.mp4")]
+            assert json.loads((out / "_manifest.json").read_text())["mode"] == mode
+        assert tables["local"].schema == tables["ray"].schema
+        assert tables["local"].equals(tables["ray"]), mode  # bit for bit
+        if mode == "snippets":  # 20 and 26 frames at 24 fps -> 10 and 13 frames at 12 fps
+            assert tables["local"].column("path").to_pylist().count(str(videos / "s0.mp4")) == 2
+            for name in ("s0", "s1"):
+                np.testing.assert_array_equal(
+                    np.load(tmp_path / "snippets_local" / "_npy" / f"{name}.npy"),
+                    np.load(tmp_path / "snippets_ray" / "_npy" / f"{name}.npy"),
+                )
 
 
 def test_ray_rejects_npz_output(tiny_export, tmp_path, capsys):

@@ -67,3 +67,15 @@ class VideoError(VideoSwinError, RuntimeError):
 
     The message starts with the file's path and says why.
     """
+
+
+class VideoSourceError(VideoSwinError, FileNotFoundError):
+    """A source argument that is neither a video file, a directory of videos nor a text list of paths.
+
+    The message names the argument and what it is instead (missing, binary, ...).
+    """
+
+
+class FeatureStoreError(VideoSwinError, RuntimeError):
+    """An output that cannot take these features: another variant or other options than the rows it
+    already holds, not a feature folder, or a name that asks for another format."""

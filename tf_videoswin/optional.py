@@ -15,7 +15,7 @@ EXTRAS: dict[str, str] = {
     "tensorflow_hub": "hub",
     "tf_keras": "hub",
     "ray": "ray",
-    "pyarrow": "ray",
+    "pyarrow": "video",
     "onnxruntime": "deploy",
     "openvino": "deploy",
     "tf2onnx": "deploy",

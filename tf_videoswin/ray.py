@@ -1,9 +1,16 @@
-"""Feature extraction and prediction on Ray Data: decode in CPU tasks, run the export in an actor pool,
-write Parquet.
+"""Feature extraction and prediction on Ray Data: the local engine's functions, run by a pool of actors.
 
-The same functions as the local engine do the work (:func:`tf_videoswin.video.load_views`,
-:func:`tf_videoswin.export.serving.pooled_features`), so features are identical bit for bit.
-Ray is optional (``pip install 'tf-videoswin[ray]'``) and imported only here.
+The same functions as the local engine do the work, so results are identical bit for bit:
+
+- features, one vector per video: :func:`tf_videoswin.video.load_views` in CPU tasks (decoding runs
+  beside the model), then :func:`tf_videoswin.features.compute.video_features` in the actor pool;
+- features of snippets: :func:`tf_videoswin.features.compute.snippet_features` in the actor pool (the
+  video is streamed through the model there; shipping every snippet's clip between tasks would cost
+  memory proportional to the video's length);
+- predictions: ``load_views`` in tasks, then :func:`tf_videoswin.export.serving.predict_views`.
+
+Results come back to the driver, which writes them with the local engine's store (one folder layout
+for both engines). Ray is optional (``pip install 'tf-videoswin[ray]'``) and imported only here.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import io
 import logging
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +29,14 @@ from .optional import require
 logger = logging.getLogger(__name__)
 
 
-def _require_ray():
+def require_ray():
     """The ``ray`` module with Ray Data and pyarrow, or :class:`MissingDependencyError` naming the extra."""
     require("pyarrow", "the ray engine")
     require("ray.data", "the ray engine")
     return require("ray", "the ray engine")
+
+
+_require_ray = require_ray
 
 
 def done_paths(out_dir: Path) -> set[str]:
@@ -41,21 +52,20 @@ def done_paths(out_dir: Path) -> set[str]:
 
 
 def read_features(out_dir: Path) -> dict[str, np.ndarray]:
-    """``{path: pooled}`` from all Parquet parts of ``out_dir``."""
-    import pyarrow.parquet as pq
+    """``{path: pooled}`` of a feature folder (one vector per video)."""
+    from .features import read_table
 
-    rows: dict[str, np.ndarray] = {}
-    for part in sorted(out_dir.glob("part-*.parquet")):
-        table = pq.read_table(part)
+    table = read_table(out_dir, columns=["path", "pooled"])
+    return {
+        path: np.asarray(pooled, np.float32)
         for path, pooled in zip(
             table.column("path").to_pylist(), table.column("pooled").to_pylist(), strict=True
-        ):
-            rows[path] = np.asarray(pooled, np.float32)
-    return rows
+        )
+    }
 
 
 def _write_part(out_dir: Path, rows: list[dict]) -> None:
-    """One Parquet part from rows of equal keys; numpy vectors become list columns."""
+    """One Parquet part from rows of equal keys; numpy vectors become list columns (predictions)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -87,40 +97,150 @@ def _decode(row: dict, preprocessing, views: str) -> dict:
     return {"path": row["path"], "views": buffer.getvalue(), "error": ""}
 
 
-class _Extractor:
-    """One loaded export per actor; runs the model on the decoded views of each row.
+def _load_array(blob) -> np.ndarray:
+    return np.load(io.BytesIO(bytes(blob)), allow_pickle=False)
 
-    ``task="features"``: pooled features averaged over views (feature_extractor export);
-    ``task="predict"``: softmax averaged over views (classifier export).
-    """
 
-    def __init__(self, model_dir: str, batch_size: int, task: str) -> None:
+class _Predictor:
+    """One loaded classifier export per actor: softmax averaged over the decoded views of each row."""
+
+    def __init__(self, model_dir: str, batch_size: int) -> None:
         from .export.serving import load_serving
 
-        outputs = ("features", "pooled") if task == "features" else ("logits",)
-        self.serving = load_serving(model_dir, outputs)
+        self.serving = load_serving(model_dir, ("logits",))
         self.batch_size = batch_size
-        self.task = task
-
-    def _run(self, views: np.ndarray) -> np.ndarray:
-        from .export.serving import pooled_features, predict_views
-
-        if self.task == "features":
-            return pooled_features(self.serving, views, self.batch_size)[0].astype(np.float32)
-        return predict_views(self.serving, views, self.batch_size).astype(np.float32)
 
     def __call__(self, batch: dict) -> dict:
+        from .export.serving import predict_views
+
         values, errors = [], []
         for blob, error in zip(batch["views"], batch["error"], strict=True):
             if error:
                 values.append(None)
                 errors.append(str(error))
                 continue
-            values.append(self._run(np.load(io.BytesIO(bytes(blob)), allow_pickle=False)))
+            probs = predict_views(self.serving, _load_array(blob), self.batch_size).astype(np.float32)
+            values.append(probs)
             errors.append("")
         dim = next((v.shape[0] for v in values if v is not None), 0)
         out = np.stack([v if v is not None else np.zeros(dim, np.float32) for v in values])
         return {"path": batch["path"], "values": out, "error": np.array(errors, dtype=object)}
+
+
+class _FeatureActor:
+    """One loaded feature_extractor export per actor; each row becomes a packed result (or an error).
+
+    Rows with ``views`` (decoded by :func:`_decode`) give one vector per video; rows with only
+    ``path`` are streamed as snippets.
+    """
+
+    def __init__(self, model_dir: str, preprocessing, request) -> None:
+        from .export.serving import load_serving
+
+        self.serving = load_serving(model_dir, ("features", "pooled"))
+        self.preprocessing = preprocessing
+        self.request = request
+
+    def _one(self, path: str, blob, error: str) -> tuple[bytes, str]:
+        from .errors import VideoError
+        from .features.compute import snippet_features, video_features
+
+        if error:
+            return b"", error
+        r = self.request
+        try:
+            if r.snippets is None:
+                result = video_features(self.serving, path, _load_array(blob), r.batch_size, r.feature_map)
+            else:
+                result = snippet_features(
+                    self.serving, path, self.preprocessing, r.snippets, r.batch_size, r.tokens
+                )
+        except VideoError as e:
+            return b"", str(e)
+        return result.to_bytes(), ""
+
+    def __call__(self, batch: dict) -> dict:
+        paths = [str(p) for p in batch["path"]]
+        blobs = batch["views"] if "views" in batch else [b""] * len(paths)
+        errors = batch["error"] if "error" in batch else [""] * len(paths)
+        out = [self._one(p, b, str(e)) for p, b, e in zip(paths, blobs, errors, strict=True)]
+        return {
+            "path": np.array(paths, dtype=object),
+            "result": np.array([o[0] for o in out], dtype=object),
+            "error": np.array([o[1] for o in out], dtype=object),
+        }
+
+
+class _RayRuntime:
+    """Start a local Ray runtime (or join ``address``) unless one is running; stop only what it started."""
+
+    def __init__(self, address: str | None) -> None:
+        self.ray = require_ray()
+        self.address = address
+        self.started = False
+
+    def __enter__(self):
+        if not self.ray.is_initialized():
+            self.ray.init(
+                address=self.address, include_dashboard=False, log_to_driver=False, configure_logging=False
+            )
+            self.started = True
+        return self.ray
+
+    def __exit__(self, *exc) -> None:
+        if self.started:
+            self.ray.shutdown()
+
+
+def iter_features_with_ray(
+    videos: list[str],
+    model_dir: str | os.PathLike,
+    preprocessing,
+    request,
+    num_actors: int = 2,
+    address: str | None = None,
+) -> Iterator[tuple[str, object, str]]:
+    """``(path, result, error)`` per video, as the actors finish them (any order).
+
+    ``result`` is a :class:`~tf_videoswin.features.VideoFeatures` or
+    :class:`~tf_videoswin.features.SnippetFeatures` (``None`` when ``error`` says why the video failed).
+
+    Args:
+        videos: video paths to process.
+        model_dir: a feature_extractor export, readable by every worker under this path.
+        preprocessing: the export's :class:`~tf_videoswin.config.Preprocessing`.
+        request: a :class:`~tf_videoswin.features.compute.FeatureRequest`.
+        num_actors: model actors (one loaded export each).
+        address: an existing cluster's address (default: a local Ray runtime).
+    """
+    from .features.results import from_bytes
+
+    if not videos:
+        return
+    with _RayRuntime(address):
+        import ray.data
+
+        # One video per block, so every model actor gets work. (No repartition: an all-to-all step
+        # would wait for CPUs that the actor pool holds.)
+        ds = ray.data.from_items([{"path": v} for v in videos], override_num_blocks=len(videos))
+        if request.snippets is None:
+            ds = ds.map(_decode, fn_kwargs={"preprocessing": preprocessing, "views": request.views})
+        ds = ds.map_batches(
+            _FeatureActor,
+            fn_constructor_kwargs={
+                "model_dir": str(model_dir),
+                "preprocessing": preprocessing,
+                "request": request,
+            },
+            batch_size=1,
+            concurrency=num_actors,
+            batch_format="numpy",
+        )
+        for row in ds.iter_rows():
+            if row["error"]:
+                yield str(row["path"]), None, str(row["error"])
+            else:
+                yield str(row["path"]), from_bytes(bytes(row["result"])), ""
 
 
 def run_with_ray(
@@ -129,36 +249,29 @@ def run_with_ray(
     out_dir: Path,
     make_row,
     preprocessing,
-    task: str = "features",
-    views: str = "single",
+    views: str = "official",
     batch_size: int = 4,
     num_actors: int = 2,
     address: str | None = None,
     rows_per_part: int = 64,
 ) -> tuple[int, int, list[dict]]:
-    """Run ``task`` on the videos not yet in ``out_dir``; ``make_row(path, vector)`` builds output rows.
+    """Predict the videos not yet in ``out_dir``; ``make_row(path, probs)`` builds output rows.
 
     Returns ``(written, skipped, errors)``.
     """
-    ray = _require_ray()
     out_dir.mkdir(parents=True, exist_ok=True)
     already = done_paths(out_dir)
     todo = [v for v in videos if v not in already]
     if not todo:
         return 0, len(videos), []
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
-    try:
+    with _RayRuntime(address):
         import ray.data
 
-        # One video per block, so every model actor gets work. (No repartition: an all-to-all step
-        # would wait for CPUs that the actor pool holds.)
         ds = ray.data.from_items([{"path": v} for v in todo], override_num_blocks=len(todo))
         ds = ds.map(_decode, fn_kwargs={"preprocessing": preprocessing, "views": views})
         ds = ds.map_batches(
-            _Extractor,
-            fn_constructor_kwargs={"model_dir": str(model_dir), "batch_size": batch_size, "task": task},
+            _Predictor,
+            fn_constructor_kwargs={"model_dir": str(model_dir), "batch_size": batch_size},
             batch_size=1,
             concurrency=num_actors,
             batch_format="numpy",
@@ -175,40 +288,7 @@ def run_with_ray(
         if pending:
             _write_part(out_dir, pending)
             done += len(pending)
-    finally:
-        if started_here:
-            ray.shutdown()
     return done, len(videos) - len(todo), errors
-
-
-def extract_with_ray(
-    videos,
-    model_dir,
-    out_dir,
-    variant,
-    preprocessing,
-    views="single",
-    batch_size=4,
-    num_actors=2,
-    address=None,
-) -> tuple[int, int, list[dict]]:
-    """Pooled features to Parquet (``path``, ``variant``, ``pooled``)."""
-
-    def make_row(path: str, pooled: np.ndarray) -> dict:
-        return {"path": path, "variant": variant, "pooled": pooled.astype(np.float32)}
-
-    return run_with_ray(
-        videos,
-        model_dir,
-        out_dir,
-        make_row,
-        preprocessing,
-        "features",
-        views,
-        batch_size,
-        num_actors,
-        address,
-    )
 
 
 def predict_with_ray(
@@ -238,5 +318,5 @@ def predict_with_ray(
         }
 
     return run_with_ray(
-        videos, model_dir, out_dir, make_row, preprocessing, "predict", views, batch_size, num_actors, address
+        videos, model_dir, out_dir, make_row, preprocessing, views, batch_size, num_actors, address
     )

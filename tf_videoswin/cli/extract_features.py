@@ -1,29 +1,32 @@
-"""Extract Video Swin features for many videos, resumably.
+"""Extract Video Swin features for many videos, resumably: one vector per video, or per snippet.
 
-    python -m tf_videoswin.extract_features VIDEOS_DIR_OR_LIST --model exports/<variant>/feature_extractor \\
-        --out features.npz [--views single|official] [--save-feature-map]
+    python -m tf_videoswin.extract_features SOURCE [SOURCE ...] --model exports/<variant>/feature_extractor \\
+        --out features/ [--views single|official] [--save-feature-map]
+    python -m tf_videoswin.extract_features SOURCE [SOURCE ...] --model .../feature_extractor \\
+        --out features/ --snippets [--snippet-frames 32] [--stride 16] [--frame-interval 1] [--fps F] \\
+        [--snippet-tokens]
 
-Local engine output: ``.npz`` with ``paths`` (video paths), ``pooled`` ``[N, C]`` (pooled features
-averaged over views), ``variant`` and, with ``--save-feature-map``, ``feature_maps``
-``[N, C, T', H', W']`` (averaged over views). The file is rewritten atomically as videos finish;
-re-running skips videos already in it. Videos that fail are reported on stderr and in
-``OUT.errors.json`` and skipped.
+SOURCE: video files, directories (searched recursively) and text lists of paths, mixed.
 
-``--engine ray`` runs the same steps on Ray Data (``pip install .[ray]``): ``--out`` is then a
-directory of Parquet parts with columns ``path``, ``variant``, ``pooled``; re-runs skip paths already
-written; ``--address`` joins an existing cluster.
+Output (both engines): --out is a folder of Parquet parts, one per batch of finished videos, with
+_manifest.json (variant, options) and _errors.json (videos that failed and why). Read it with
+pandas.read_parquet(OUT). Columns: path, variant, pooled [C] (+ feature_map, feature_map_shape with
+--save-feature-map); with --snippets one row per snippet: path, variant, snippet_index, snippet_start,
+snippet_end (seconds), pooled [C] (+ tokens [T/2][C] with --snippet-tokens), and OUT/_npy/ holds
+<video_id>.npy [n_snippets, C] and <video_id>.json (fps, stride, times) for temporal-localization code.
+Re-running skips videos already written; videos that fail are reported and retried next time.
+
+--single-file X.parquet also writes every row into one Parquet file after the run. --format npz
+writes the single .npz archive of version 0.2 instead (local engine, one vector per video; the file
+is rewritten every --flush-every videos: for small sets).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
 
 from ..video.sampling import VIEW_MODES
 from .common import (
@@ -36,6 +39,20 @@ from .common import (
     positive_int,
 )
 
+#: Suffixes that name a single file: --out must not silently become a folder (or another format).
+_FILE_SUFFIXES = (".parquet", ".pq", ".npz", ".npy", ".h5", ".hdf5", ".pkl", ".csv", ".json")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -43,184 +60,230 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", type=Path, help="a directory of videos (recursive) or a text file of paths")
+    p.add_argument(
+        "sources", nargs="+", type=Path, help="video files, directories of videos, text lists of paths"
+    )
     p.add_argument("--model", required=True, type=Path, help="a feature_extractor export folder")
-    p.add_argument("--out", required=True, type=Path, help="output .npz")
+    p.add_argument(
+        "--out", required=True, type=Path, help="output folder of Parquet parts (.npz with --format npz)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("parquet", "npz"),
+        default="parquet",
+        help="parquet (default): a folder of Parquet parts; npz: one .npz archive (0.2 format, local engine)",
+    )
+    p.add_argument(
+        "--single-file", type=Path, help="after the run, also write every row into this .parquet file"
+    )
     p.add_argument(
         "--views",
         choices=VIEW_MODES,
-        default="single",
-        help="single (default): one clip, centre crop; official: the test protocol's views",
+        help="single (default): one clip, centre crop; official: the test protocol's views, averaged",
     )
-    p.add_argument("--batch-size", type=positive_int, default=4, help="views per forward pass")
     p.add_argument("--save-feature-map", action="store_true", help="also store [C, T', H', W'] per video")
+    snip = p.add_argument_group("snippets (temporal localization)")
+    snip.add_argument("--snippets", action="store_true", help="one feature per snippet instead of per video")
+    snip.add_argument(
+        "--snippet-frames", type=positive_int, help="frames per snippet given to the model (32)"
+    )
+    snip.add_argument("--stride", type=positive_int, help="frames between snippet starts (16)")
+    snip.add_argument(
+        "--frame-interval",
+        type=positive_int,
+        help="take every k-th frame inside a snippet (1; 2 is official)",
+    )
+    snip.add_argument("--fps", type=positive_float, help="resample every video to this frame rate first")
+    snip.add_argument(
+        "--snippet-tokens", action="store_true", help="also store each snippet's [T/2, C] tokens"
+    )
+    p.add_argument("--batch-size", type=positive_int, default=4, help="views or snippets per forward pass")
     p.add_argument(
-        "--flush-every", type=positive_int, default=8, help="rewrite the output every N finished videos"
+        "--flush-every",
+        type=positive_int,
+        default=8,
+        help="write a Parquet part every N finished videos (npz: rewrite the file)",
     )
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--engine",
         choices=("local", "ray"),
         default="local",
-        help="local: this process; ray: Ray Data (decode tasks + model actor pool), Parquet output",
+        help="local: this process; ray: Ray Data (decode tasks + model actor pool), same output",
     )
     add_ray_arguments(p)
     add_verbose_argument(p)
     return p
 
 
-class FeatureStore:
-    """Rows keyed by video path, persisted to one ``.npz`` with atomic rewrites."""
-
-    def __init__(self, path: Path, variant: str) -> None:
-        self.path = path
-        self.variant = variant
-        self.paths: list[str] = []
-        self.pooled: list[np.ndarray] = []
-        self.maps: list[np.ndarray] = []
-        if path.is_file():
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["variant"]) != variant:
-                    raise ValueError(f"{path} holds features of {data['variant']}, not {variant}")
-                self.paths = [str(p) for p in data["paths"]]
-                self.pooled = list(data["pooled"])
-                self.maps = list(data["feature_maps"]) if "feature_maps" in data.files else []
-
-        self._seen = set(self.paths)
-
-    @property
-    def has_feature_maps(self) -> bool:
-        return bool(self.maps) and len(self.maps) == len(self.paths)
-
-    def __contains__(self, video: str) -> bool:
-        return video in self._seen
-
-    def add(self, video: str, pooled: np.ndarray, feature_map: np.ndarray | None) -> None:
-        self._seen.add(video)
-        self.paths.append(video)
-        self.pooled.append(pooled.astype(np.float32))
-        if feature_map is not None:
-            self.maps.append(feature_map.astype(np.float32))
-
-    def save(self) -> None:
-        arrays = {
-            "paths": np.array(self.paths, dtype=str),
-            "pooled": np.stack(self.pooled) if self.pooled else np.zeros((0, 0), np.float32),
-            "variant": np.array(self.variant),
-        }
-        if self.has_feature_maps:
-            arrays["feature_maps"] = np.stack(self.maps)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".npz", dir=self.path.parent)
-        os.close(fd)
-        try:
-            np.savez(tmp, **arrays)
-            os.replace(tmp, self.path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+def check_arguments(args: argparse.Namespace) -> str | None:
+    """The first inconsistency of the arguments, as a message, or ``None``."""
+    snippet_only = {
+        "--snippet-frames": args.snippet_frames,
+        "--stride": args.stride,
+        "--frame-interval": args.frame_interval,
+        "--fps": args.fps,
+        "--snippet-tokens": args.snippet_tokens or None,
+    }
+    if not args.snippets:
+        given = [flag for flag, value in snippet_only.items() if value is not None]
+        if given:
+            return f"{', '.join(given)}: only with --snippets"
+    else:
+        if args.views is not None:
+            return "--views applies to one vector per video; snippets use one centre crop"
+        if args.save_feature_map:
+            return "--save-feature-map applies to one vector per video; use --snippet-tokens with --snippets"
+    suffix = args.out.suffix.lower()
+    if args.format == "npz":
+        if args.engine == "ray":
+            return "--format npz is written by the local engine only; the ray engine writes a Parquet folder"
+        if args.snippets:
+            return "--format npz holds one vector per video; --snippets writes a Parquet folder"
+        if args.single_file is not None:
+            return "--single-file exports a Parquet folder; it does not apply to --format npz"
+    elif (suffix in _FILE_SUFFIXES and not (args.out / "_manifest.json").is_file()) or (
+        args.out.exists() and not args.out.is_dir()
+    ):
+        hint = (
+            " or --format npz for the single .npz archive of version 0.2"
+            if suffix == ".npz"
+            else f"; add --single-file {args.out} to also get one file"
+        )
+        return (
+            f"--out {args.out}: the output is a directory of Parquet parts, not a single file; "
+            f"give a directory (e.g. --out {args.out.with_suffix('')}/){hint}"
+        )
+    if args.single_file is not None and args.single_file.suffix.lower() not in (".parquet", ".pq"):
+        return f"--single-file {args.single_file}: the single file is Parquet; name it .parquet"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Extract pooled features (and optionally feature maps) of many videos with a feature_extractor export.
+    """Extract pooled features (per video or per snippet) of many videos with a feature_extractor export.
 
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
         The exit code: 0 when the run finished (videos that failed are listed and skipped), 2 on an
-        unusable export, source or output.
+        unusable export, source, option or output.
     Example:
-        >>> main(["videos/", "--model", "exports/<variant>/feature_extractor", "--out", "f.npz"])
+        >>> main(["videos/", "--model", "exports/<variant>/feature_extractor", "--out", "features/"])
         ... # doctest: +SKIP
     """
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
-    from tqdm import tqdm
-
-    from ..errors import VideoError, VideoSwinError
-    from ..export import serving as serving_lib
-    from ..video import list_videos, load_views
-
-    if args.engine == "ray":
-        return _main_ray(args)
-    try:
-        videos = [str(v) for v in list_videos(args.source)]
-        serving = serving_lib.load_serving(args.model, ("features", "pooled"))
-        pre = serving.metadata.preprocessing
-        store = FeatureStore(args.out, serving.metadata.variant)
-    except (VideoSwinError, FileNotFoundError, ValueError, OSError) as e:
-        error(e)
+    problem = check_arguments(args)
+    if problem:
+        error(problem)
         return EXIT_INPUT
-    if store.paths and store.has_feature_maps != args.save_feature_map:
-        # Mixing rows with and without maps would drop the maps already computed from the file.
-        have = "has" if store.has_feature_maps else "has no"
-        error(
-            f"{args.out} {have} feature_maps; run with{'' if store.has_feature_maps else 'out'} "
-            "--save-feature-map to extend it, or write to another --out"
-        )
-        return EXIT_INPUT
-    todo = [v for v in videos if v not in store]
-    skipped = len(videos) - len(todo)
-    errors_path = args.out.with_name(args.out.name + ".errors.json")
-    errors: list[dict] = []
-    pending = 0
-    try:
-        for video in tqdm(todo, unit="video", disable=args.no_progress, file=sys.stderr):
-            try:
-                views = load_views(video, pre, args.views)
-            except VideoError as e:
-                errors.append({"path": video, "error": str(e)})
-                print(f"skipped: {e}", file=sys.stderr)
-                continue
-            pooled, maps = serving_lib.pooled_features(serving, views, args.batch_size)
-            store.add(video, pooled, maps.mean(axis=0) if args.save_feature_map else None)
-            pending += 1
-            if pending >= args.flush_every:
-                store.save()
-                pending = 0
-    finally:  # also on Ctrl-C or an unexpected error: keep every video already finished
-        if pending or not args.out.exists():
-            store.save()
-    errors_path.write_text(json.dumps(errors, indent=2) + "\n", encoding="utf-8")
-    print(
-        f"{len(todo) - len(errors)} extracted, {skipped} already done (skipped), {len(errors)} failed "
-        f"-> {args.out}"
-    )
-    return EXIT_OK
 
-
-def _main_ray(args: argparse.Namespace) -> int:
     from ..errors import VideoSwinError
-    from ..export.serving import load_serving
-    from ..ray import extract_with_ray
-    from ..video import list_videos
+    from ..export import serving as serving_lib
+    from ..features import NpzFeatureStore, ParquetFeatureStore, check_unique_ids
+    from ..features.compute import FeatureRequest
+    from ..video import SnippetSpec, collect_videos
+    from .progress import ExtractionProgress
 
-    if args.out.suffix == ".npz":
-        error("with --engine ray, --out is a directory of Parquet parts, not an .npz")
-        return EXIT_INPUT
     try:
-        videos = [str(v) for v in list_videos(args.source)]
-        metadata = load_serving(args.model, ("features", "pooled")).metadata  # fail fast, before Ray
-        done, skipped, errors = extract_with_ray(
-            videos,
-            args.model,
-            args.out,
-            metadata.variant,
-            metadata.preprocessing,
-            args.views,
-            args.batch_size,
-            args.num_actors,
-            args.address,
+        videos = [str(v) for v in collect_videos(args.sources)]
+        serving = serving_lib.load_serving(args.model, ("features", "pooled"))
+        pre, variant = serving.metadata.preprocessing, serving.metadata.variant
+        spec = None
+        if args.snippets:
+            spec = SnippetSpec(
+                frames=args.snippet_frames or 32,
+                stride=args.stride or 16,
+                frame_interval=args.frame_interval or 1,
+                fps=args.fps,
+            )
+        request = FeatureRequest(
+            snippets=spec,
+            views=args.views or "single",
+            feature_map=args.save_feature_map,
+            tokens=args.snippet_tokens,
+            batch_size=args.batch_size,
         )
-    except (VideoSwinError, FileNotFoundError, OSError) as e:
+        if args.format == "npz":
+            store = NpzFeatureStore(args.out, variant, args.save_feature_map)
+        else:
+            store = ParquetFeatureStore(args.out, request.manifest(variant, pre))
+        todo = [v for v in videos if v not in store]
+        if spec is not None:
+            check_unique_ids(videos)
+            store.npy.check_owner(todo)
+        if args.engine == "ray":
+            from ..ray import require_ray
+
+            require_ray()
+            serving = None  # the driver needs only the metadata; each actor loads its own copy
+        store.open()
+    except (VideoSwinError, OSError, ValueError) as e:
         error(e)
         return EXIT_INPUT
+    skipped = len(videos) - len(todo)
+    with ExtractionProgress(len(todo), spec is not None, args.no_progress) as progress:
+        if args.engine == "ray":
+            from ..ray import iter_features_with_ray
+
+            results = iter_features_with_ray(todo, args.model, pre, request, args.num_actors, args.address)
+        else:
+            results = _iter_local(serving, todo, pre, request, progress.snippets_done)
+        done, errors = _write_results(results, store, progress, args.flush_every, args.engine == "ray")
     for e in errors:
         print(f"skipped: {e['error']}", file=sys.stderr)
-    errors_path = args.out / "errors.json"
-    errors_path.write_text(json.dumps(errors, indent=2) + "\n", encoding="utf-8")
+    if args.single_file is not None:
+        from ..features import export_file
+
+        try:
+            export_file(args.out, args.single_file)
+        except OSError as e:
+            error(f"--single-file {args.single_file}: {e}")
+            return EXIT_INPUT
     print(f"{done} extracted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}")
     return EXIT_OK
+
+
+def _iter_local(serving, videos: list[str], pre, request, on_batch) -> Iterator[tuple[str, object, str]]:
+    """``(path, result, error)`` per video, computed in this process."""
+    from ..errors import VideoError
+    from ..features.compute import extract_one
+
+    for video in videos:
+        try:
+            yield video, extract_one(serving, video, pre, request, on_batch), ""
+        except VideoError as e:
+            yield video, None, str(e)
+
+
+def _write_results(
+    results, store, progress, flush_every: int, count_snippets: bool
+) -> tuple[int, list[dict]]:
+    """Store each result as it comes (a part every ``flush_every`` videos) and list the failures.
+
+    Everything finished is written even when the run stops early (Ctrl-C, an unexpected error).
+    ``count_snippets``: results arrive whole (Ray), so their snippets are counted here.
+    """
+    errors: list[dict] = []
+    done = 0
+    try:
+        for path, result, problem in results:
+            if result is None:
+                errors.append({"path": path, "error": problem})
+                progress.video_done(failed=True)
+                continue
+            store.add(result)
+            done += 1
+            if count_snippets:
+                progress.snippets_done(result.count)
+            progress.video_done()
+            if store.pending_videos >= flush_every:
+                store.flush()
+                store.write_errors(errors)
+    finally:  # also on Ctrl-C or an unexpected error: keep every video already finished
+        store.flush()
+        store.write_errors(errors)
+    return done, errors
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Classify videos with an exported classifier, as the upstream test protocol does.
 
-    python -m tf_videoswin.predict VIDEO [VIDEO ...] --model exports/<variant>/classifier [--top-k 5] [--json]
+    python -m tf_videoswin.predict SOURCE [SOURCE ...] --model exports/<variant>/classifier \\
+        [--top-k 5] [--json]
 
-Each video is decoded, sampled and cropped into the test views of the export's upstream (Kinetics: 4
-clips x 3 crops; SSv2: 1 frame-uniform clip x 3 crops; mmaction2 checkpoints: their evenly spaced
-clips), softmax is averaged over views. Exit code 2 if any video failed (the others are still reported).
+SOURCE: video files, directories (searched recursively) and text lists of paths, mixed. Each video
+is decoded, sampled and cropped into the test views of the export's upstream (Kinetics: 4 clips x 3
+crops; SSv2: 1 frame-uniform clip x 3 crops; mmaction2 checkpoints: their evenly spaced clips),
+softmax is averaged over views. Exit code 2 if any video failed (the others are still reported) or a
+source is neither a video, a directory nor a list.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("videos", nargs="+", type=Path, help="video files (anything PyAV/FFmpeg decodes)")
+    p.add_argument(
+        "sources",
+        nargs="+",
+        type=Path,
+        help="video files (anything PyAV/FFmpeg decodes), directories of videos, text lists of paths",
+    )
     p.add_argument("--model", required=True, type=Path, help="a classifier export folder")
     p.add_argument(
         "--views",
@@ -76,12 +84,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..errors import VideoSwinError
     from ..export.serving import load_serving, predict_views
-    from ..video import VideoError, load_views
+    from ..video import VideoError, collect_videos, load_views
 
     try:
+        args.videos = collect_videos(args.sources)
         serving = load_serving(args.model, ("logits",))
     except VideoSwinError as e:
         error(e)
+        return EXIT_INPUT
+    if not args.videos:
+        error(f"no videos in {', '.join(map(str, args.sources))}")
         return EXIT_INPUT
     if args.engine == "ray":
         return _main_ray(args, serving)

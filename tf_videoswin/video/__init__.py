@@ -8,7 +8,7 @@ Reproduces mmaction2's pipeline as configured by SwinTransformer/Video-Swin-Tran
     -> Normalize(mean, std, to_bgr=False) -> FormatShape('NCTHW')
 
 Each step is a pure function naming the upstream code it follows (modules of this package:
-``sampling``, ``transforms``, ``views``; decoding in ``decode``, video lists in ``sources``):
+``sampling``, ``transforms``, ``views``; decoding in ``decode``, video sources in ``sources``):
 
 - :func:`sample_test_clips`: ``SampleFrames._get_test_clips`` and ``SampleFrames.__call__``
   (``out_of_bound_opt='loop'``, ``start_index=0`` as ``VideoDataset`` sets it),
@@ -30,12 +30,18 @@ Each step is a pure function naming the upstream code it follows (modules of thi
 mmaction2 1.x's ``Resize``, ``ThreeCrop`` and ``FormatShape`` are the same code as the official ones;
 its mean, std and view order are the same too.
 
+Decoding streams (``decode``, ``sampled``): :func:`load_views` decodes a video once and keeps only the
+sampled frames, resized as they arrive, so memory does not grow with the video's length; the result
+equals decoding every frame first, bit for bit. Snippets for temporal localization (``snippets``: the
+conventions as pure functions; ``snippet_stream``: the streaming reader) use the same single-view steps.
+
 Decoding uses PyAV; the official pipeline uses decord, whose frame count and YUV->RGB conversion can
-differ slightly on some files (``decode_video(..., backend='decord')`` uses it when it is installed).
+differ slightly on some files (``backend='decord'`` uses it when it is installed).
 """
 
-from ..errors import VideoError
-from .decode import decode_video
+from ..errors import VideoError, VideoSourceError
+from .decode import DecodedFrame, VideoInfo, decode_video, iter_decoded, iter_frames, probe_video
+from .sampled import read_sampled_frames
 from .sampling import (
     VIEW_MODES,
     frame_indices,
@@ -43,7 +49,17 @@ from .sampling import (
     sample_test_clips,
     sample_test_clips_evenly,
 )
-from .sources import VIDEO_EXTENSIONS, is_video_file, list_videos
+from .snippet_stream import SnippetStream, SnippetTimeline
+from .snippets import (
+    SnippetSpec,
+    grid_frame_count,
+    grid_source_indices,
+    snippet_count,
+    snippet_frame_indices,
+    snippet_starts,
+    snippet_times,
+)
+from .sources import VIDEO_EXTENSIONS, collect_videos, is_video_file, list_videos
 from .transforms import (
     center_crop_offset,
     normalize,
@@ -52,25 +68,43 @@ from .transforms import (
     resize_to_short_side,
     three_crop_offsets,
 )
-from .views import load_views, make_views
+from .views import clip_views, load_views, make_views
 
 __all__ = [
     "VIDEO_EXTENSIONS",
     "VIEW_MODES",
+    "DecodedFrame",
+    "SnippetSpec",
+    "SnippetStream",
+    "SnippetTimeline",
     "VideoError",
+    "VideoInfo",
+    "VideoSourceError",
     "center_crop_offset",
+    "clip_views",
+    "collect_videos",
     "decode_video",
     "frame_indices",
+    "grid_frame_count",
+    "grid_source_indices",
     "is_video_file",
+    "iter_decoded",
+    "iter_frames",
     "list_videos",
     "load_views",
     "make_views",
     "normalize",
+    "probe_video",
+    "read_sampled_frames",
     "rescale_size",
     "resize_bilinear",
     "resize_to_short_side",
     "sample_frame_uniform",
     "sample_test_clips",
     "sample_test_clips_evenly",
+    "snippet_count",
+    "snippet_frame_indices",
+    "snippet_starts",
+    "snippet_times",
     "three_crop_offsets",
 ]
