@@ -223,7 +223,7 @@ def window_partition(x: tf.Tensor, window: Size3) -> tf.Tensor:
     One 6-D transpose: the batch is folded with the window-count axis along D and the last window
     axis with the channels (``(B * nD, wd, nH, wh, nW, ww * C)`` -> ``(B * nD, nH, nW, wd, wh, ww * C)``).
     """
-    _, dp, hp, wp, c = x.shape
+    _, _, hp, wp, c = x.shape
     wd, wh, ww = window
     x = tf.reshape(x, [-1, wd, hp // wh, wh, wp // ww, ww * c])
     x = tf.transpose(x, [0, 2, 4, 1, 3, 5])
@@ -272,7 +272,9 @@ def relative_position_bias(table: tf.Tensor, index: np.ndarray, anchor: tf.Tenso
 
 def shift_mask_at_runtime(geometry: StageGeometry, anchor: tf.Tensor) -> tf.Tensor | None:
     """The stage's ``(nW, 1, N, N)`` shift mask (0 within a region, -100 across), computed at run time
-    from the ``(nW, N)`` region label of each token (see :func:`gather_at_runtime`); ``None`` without shift."""
+    from the ``(nW, N)`` region label of each token (see :func:`gather_at_runtime`).
+
+    Returns ``None`` when no axis is shifted."""
     if not geometry.has_shift:
         return None
     labels = region_labels(geometry.padded, geometry.window, geometry.shift).astype(np.float32)

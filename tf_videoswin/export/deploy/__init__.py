@@ -1,4 +1,4 @@
-"""Deployment files of a Video Swin model: LiteRT (TFLite), ONNX and OpenVINO IR, each proven before it is kept.
+"""Deployment files of a Video Swin model: LiteRT (TFLite), ONNX and OpenVINO IR, each proven before use.
 
 All three come from one graph: :mod:`tf_videoswin.model.deploy`, the Keras model's own layers and
 variables at a static clip shape, with no loops, rank <= 6 transposes and a converter-friendly GELU.

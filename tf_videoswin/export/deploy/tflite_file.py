@@ -93,7 +93,11 @@ def convert_tflite(model: Recognizer3D, target: DeployTarget) -> tuple[bytes, li
         try:
             data = converter.convert()
         except Exception as e:  # ConverterError and friends: the message says which op failed
-            raise DeploymentError(f"TFLite conversion of {target.kind} ({target.precision}) failed: {e}") from e
+            raise DeploymentError(
+                f"TFLite conversion of {target.kind} ({target.precision}) failed: {e}"
+            ) from e
     ops = check_builtin_only(data, f"TFLite {target.kind} ({target.precision})")
-    logger.info("converted %s %s to TFLite: %.1f MB, ops %s", target.kind, target.precision, len(data) / 1e6, ops)
+    logger.info(
+        "converted %s %s to TFLite: %.1f MB, ops %s", target.kind, target.precision, len(data) / 1e6, ops
+    )
     return data, ops

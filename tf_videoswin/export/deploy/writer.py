@@ -35,7 +35,11 @@ _SOURCES = {
     "onnx": "tf_videoswin.model.deploy graph -> tf2onnx (opset 17)",
     "openvino": "tf_videoswin.model.deploy graph -> tf2onnx -> openvino.convert_model",
 }
-_WEIGHTS = {"float32": "float32", "float16": "float16 (dequantized to float32 at load)", "int8": "int8 dynamic range"}
+_WEIGHTS = {
+    "float32": "float32",
+    "float16": "float16 (dequantized to float32 at load)",
+    "int8": "int8 dynamic range",
+}
 
 
 def _proof_batches(target: DeployTarget, parity: ProofInput) -> list[int]:
@@ -68,7 +72,9 @@ def prove_file(
         runner = open_runner(path, runtime)
         runtimes.append(runner.description)
         if set(runner.outputs) != set(names):
-            raise ExportCheckError(f"{path.name} has outputs {sorted(runner.outputs)}, expected {sorted(names)}")
+            raise ExportCheckError(
+                f"{path.name} has outputs {sorted(runner.outputs)}, expected {sorted(names)}"
+            )
         found = 0.0
         for batch in batches:
             case = batched(parity, batch)
