@@ -227,7 +227,7 @@ def test_missing_runtime_exits_2_and_names_the_install(tmp_path, tiny_checkpoint
 
 
 def test_failed_conversion_exits_2_and_writes_nothing(tmp_path, tiny_checkpoint, monkeypatch, capsys):
-    def broken(model, target):
+    def broken(model, target, workdir=None):
         raise DeploymentError("TFLite conversion of classifier (float32) failed: synthetic failure")
 
     monkeypatch.setattr("tf_videoswin.export.deploy.tflite_file.convert_tflite", broken)

@@ -9,15 +9,18 @@ keeps a ``serving_default`` signature with named input (``video``) and outputs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import tempfile
+from pathlib import Path
 
 import tensorflow as tf
 
 from ...errors import DeploymentError
 from ...model.deploy import deploy_function
 from ...model.recognizer import Recognizer3D
-from .targets import DeployTarget
+from .targets import DeployTarget, shape_tag
 
 logger = logging.getLogger(__name__)
 
@@ -71,24 +74,39 @@ def _configure(converter: tf.lite.TFLiteConverter, precision: str) -> None:
         raise ValueError(f"unknown TFLite precision {precision!r}")
 
 
-def convert_tflite(model: Recognizer3D, target: DeployTarget) -> tuple[bytes, list[str]]:
+def save_deploy_graph(model: Recognizer3D, target: DeployTarget, path: str | os.PathLike) -> Path:
+    """Write the deployment graph of ``target`` (kind and static shape) as a SavedModel at ``path``, the
+    converter's input; one SavedModel serves every precision of a kind."""
+    fn = deploy_function(model, target.shape, kind=target.kind)
+    module = tf.Module()
+    module.variables_ = [v.value for v in model.variables]  # what the function captures
+    module.serve = fn
+    tf.saved_model.save(module, str(path), signatures={"serving_default": fn.get_concrete_function()})
+    return Path(path)
+
+
+def convert_tflite(
+    model: Recognizer3D, target: DeployTarget, workdir: str | os.PathLike | None = None
+) -> tuple[bytes, list[str]]:
     """The TFLite flatbuffer of ``target`` and its operator list (builtins only).
 
     Args:
         model: the Keras model (its variables are frozen into the file).
         target: a ``tflite`` target with a static batch.
+        workdir: a folder to keep the intermediate SavedModel in, so the other precisions of the same
+            kind and shape reuse it (default: a temporary folder, removed after the conversion).
     Raises:
         DeploymentError: the converter failed, or the result needs non-builtin operators.
     """
     if target.format != "tflite" or target.shape[0] is None:
         raise ValueError(f"not a static-shape TFLite target: {target}")
-    fn = deploy_function(model, target.shape, kind=target.kind)
-    module = tf.Module()
-    module.variables_ = [v.value for v in model.variables]  # what the function captures
-    module.serve = fn
-    with tempfile.TemporaryDirectory(prefix="videoswin-tflite-") as tmp:
-        tf.saved_model.save(module, tmp, signatures={"serving_default": fn.get_concrete_function()})
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="videoswin-tflite-"))
+        saved = Path(workdir) / f"{target.kind}.{shape_tag(target.shape)}.savedmodel"
+        if not saved.is_dir():
+            save_deploy_graph(model, target, saved)
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved))
         _configure(converter, target.precision)
         try:
             data = converter.convert()

@@ -129,7 +129,7 @@ def _convert(
     if target.format == "tflite":
         from .tflite_file import convert_tflite
 
-        data, ops = convert_tflite(model, target)
+        data, ops = convert_tflite(model, target, workdir=scratch)
         path.write_bytes(data)
         return ops, {}
     from .onnx_file import convert_onnx
