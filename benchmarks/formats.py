@@ -14,6 +14,11 @@ load and runs), and drift: max-abs difference of the file's logits (pooled featu
 extractors) from the float32 LiteRT file of the same outputs (or, without one, the first float32 file),
 on the same seeded clip. OpenVINO runs in f32 (``INFERENCE_PRECISION_HINT=f32``) and, for its IR, once
 more with its CPU default precision (bf16 on CPUs that have it) to show what that default costs.
+
+``--torch-onnx`` adds the alternative ONNX source for comparison: ``reference_torch`` exported with
+``torch.onnx.export`` (TorchScript exporter, opset 17, dynamic batch; the dynamo exporter's ScatterND-20
+is unreadable by OpenVINO), timed in ONNX Runtime and OpenVINO like the others. It is not proven and not
+shipped: its drift column shows whether each runtime computes it faithfully.
 """
 
 from __future__ import annotations
@@ -80,8 +85,43 @@ def _time_file(path: Path, runtime: str, hint: str, threads: int, runs: int, cli
 
 
 # ------------------------------------------------------------------------------------- files to time
-def make_files(variant: str, shape: tuple[int, ...], formats: list[str], folder: Path) -> list:
-    """Write the deployment files of synthetic weights into ``folder``; return their ExportFile entries."""
+def torch_onnx_file(reference, variant: str, shape: tuple[int, ...], folder: Path):
+    """``reference_torch`` through ``torch.onnx.export`` (TorchScript, opset 17, dynamic batch), unproven."""
+    import torch
+
+    from tf_videoswin.export.files import sha256_file
+    from tf_videoswin.export.metadata import ExportFile
+
+    class Outputs(torch.nn.Module):
+        def __init__(self, model) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, video):
+            out = self.model(video)
+            return out["logits"], out["features"], out["pooled"]
+
+    path = folder / f"{variant}.model.Nx{'x'.join(map(str, shape[1:]))}.float32.torch_onnx.onnx"
+    video = torch.zeros(shape)
+    torch.onnx.export(
+        Outputs(reference.eval()),
+        (video,),
+        str(path),
+        dynamo=False,
+        opset_version=17,
+        input_names=["video"],
+        output_names=["logits", "features", "pooled"],
+        dynamic_axes={"video": {0: "batch"}},
+    )
+    details = {"input_shape": [None, *shape[1:]], "source": "reference_torch -> torch.onnx (TorchScript)"}
+    return ExportFile(path.name, "onnx", sha256_file(path), path.stat().st_size, "model", details=details)
+
+
+def make_files(
+    variant: str, shape: tuple[int, ...], formats: list[str], folder: Path, torch_onnx: bool = False
+) -> list:
+    """Write the deployment files of synthetic weights into ``folder``; return their ExportFile entries
+    (and, with ``torch_onnx``, the unproven torch.onnx file for comparison)."""
     from porting.parity import DEFAULT_TOLERANCE
     from porting.pipeline import deploy_request, port_checkpoint, require_deploy_dependencies
     from porting.synthetic import synthetic_checkpoint
@@ -90,10 +130,12 @@ def make_files(variant: str, shape: tuple[int, ...], formats: list[str], folder:
     require_deploy_dependencies(formats)
     ported = port_checkpoint(variant, synthetic_checkpoint(variant, seed=0)["state_dict"])
     request = deploy_request(ported, formats, shape, DEFAULT_TOLERANCE)
+    extra = [torch_onnx_file(ported.reference, variant, shape, folder)] if torch_onnx else []
     ported.reference = None
-    return write_deploy_files(
+    files = write_deploy_files(
         ported.tf_model, folder, variant, request.targets, request.parity, request.drift, request.tolerance
     )
+    return files + extra
 
 
 def export_files(export: Path, formats: list[str]) -> list:
@@ -122,7 +164,7 @@ def _rows(files: list) -> list[tuple]:
     from tf_videoswin.export.deploy.runtimes import RUNTIMES
 
     order = {"tflite": 0, "onnx": 1, "openvino": 2}
-    files = sorted(files, key=lambda f: (order[f.format], f.precision != "float32", f.kind))
+    files = sorted(files, key=lambda f: (order[f.format], f.precision != "float32", f.kind, f.path))
     rows = []
     for f in files:
         suffix = Path(f.path).suffix
@@ -224,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=",".join(DEPLOY_FORMATS),
         help="formats to make or, with --export, to time (default: tflite,onnx,openvino)",
     )
+    p.add_argument(
+        "--torch-onnx",
+        action="store_true",
+        help="also time reference_torch exported by torch.onnx (the ONNX source not chosen), for comparison",
+    )
     p.add_argument("--keep", type=Path, help="write the files made into this folder (default: a temp dir)")
     p.add_argument("--batch", type=positive_int, help="batch for exports with only dynamic-batch files")
     p.add_argument("--runs", type=positive_int, default=3, help="timed runs after one warm-up (median)")
@@ -245,6 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(formats) - set(DEPLOY_FORMATS))
     if unknown or not formats:
         p.error(f"--formats: expected some of {','.join(DEPLOY_FORMATS)}, got {args.formats!r}")
+    if args.export is not None and (args.torch_onnx or args.keep):
+        p.error("--torch-onnx and --keep go with files made from --variant, not with --export")
     from tf_videoswin.errors import VideoSwinError
 
     try:
@@ -255,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             with tempfile.TemporaryDirectory(prefix="videoswin-deploy-files-") as tmp:
                 folder = args.keep or Path(tmp)
                 folder.mkdir(parents=True, exist_ok=True)
-                files = make_files(args.variant, args.shape, formats, folder)
+                files = make_files(args.variant, args.shape, formats, folder, args.torch_onnx)
                 result = run(files, folder, args.runs, args.threads, args.batch)
     except (VideoSwinError, FileNotFoundError) as e:
         error(e)

@@ -242,7 +242,12 @@ def test_failed_conversion_exits_2_and_writes_nothing(tmp_path, tiny_checkpoint,
         "--formats",
         "tflite",
     ]
-    argv += ["--deploy-shape", "1,3,4,32,32"]
+    argv += [
+        "--deploy-shape",
+        "1,3,4,32,32",
+        "--parity-shape",
+        "1,3,4,32,32",
+    ]  # small: the failure is the point
     assert convert.main(argv) == 2
     assert "synthetic failure" in capsys.readouterr().err
     assert list(out.iterdir()) == []  # no export, no temporary folder
