@@ -86,6 +86,16 @@ def test_graph_is_converter_friendly(tiny_model):
     assert transposes and all(op.inputs[0].shape.rank <= 6 for op in transposes)
 
 
+def test_stage_sizes():
+    # 18x70x90 with 2x4x4 patches: 9 x ceil(70/4) x ceil(90/4), then H and W halved (rounded up).
+    assert deploy.stage_sizes((2, 3, 18, 70, 90), (2, 4, 4), 4) == [
+        (9, 18, 23),
+        (9, 9, 12),
+        (9, 5, 6),
+        (9, 3, 3),
+    ]
+
+
 def test_bad_clip_shapes_are_refused(tiny_model):
     for shape in [(1, 3, 8, 64), (1, 4, 8, 64, 64), (1, 3, 0, 64, 64), (0, 3, 8, 64, 64)]:
         with pytest.raises(ValueError):

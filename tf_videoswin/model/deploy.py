@@ -11,8 +11,8 @@ one clip size known when the graph is built:
   padding, the official ``[:N, :N]`` relative-index slice, the region labels of the shift mask) is
   NumPy, computed once (:func:`stage_geometry`); the large tensors derived from it (each block's
   ``(nH, N, N)`` relative-position bias, each stage's ``(nW, N, N)`` shift mask) are computed when the
-  model runs, so converters cannot fold them into constants that would triple the file size
-  (:func:`gather_at_runtime`);
+  model runs, so converters cannot fold them into constants (~1 GB more for a Swin-B file with 16x7x7
+  windows at 32x224x224; :func:`gather_at_runtime`);
 - all windows go through attention in one batched matmul (no ``map_fn``, no TensorList);
 - every transpose has rank <= 6: the 8-D window partition and the 7-/8-D patch reshapes fold the batch
   into a neighbouring axis and merge the last window axis with the channels
@@ -20,6 +20,10 @@ one clip size known when the graph is built:
 - GELU is written ``0.5 * x * (1 + erf(x / sqrt 2))`` (:func:`gelu`), the form the TFLite converter
   fuses into its GELU op and tf2onnx writes as ``Erf``;
 - cyclic shifts are a split and a concat (:func:`roll`), never a ``Roll`` op.
+
+Memory: the attention scores of all windows of a block exist at once (Swin-T stage 1 at 32x224x224:
+128 windows x 3 heads x 392 x 392 floats, ~240 MB per clip), where the Keras model's loop keeps one
+window's in cache; runtimes plan and reuse that memory.
 
 The batch may stay dynamic (``None``): every reshape folds it with ``-1``. The weights are read from the
 Keras layers' variables at call time (no copy), so :func:`forward` of a
