@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -413,41 +413,90 @@ def patch_merging(x: tf.Tensor, norm: tuple[tf.Tensor, tf.Tensor], reduction: tf
 
 
 # ---------------------------------------------------------------------------------------------- model
-def forward_features(model: Recognizer3D, video: tf.Tensor) -> tf.Tensor:
+#: Reads a model variable as a tensor, given its name (``backbone.layers.0.blocks.1.attn.qkv.kernel``).
+WeightReader = Callable[[str, object], tf.Tensor]
+
+
+def read_variable(name: str, variable) -> tf.Tensor:
+    """The default :data:`WeightReader`: the variable's current value (no copy)."""
+    return value(variable)
+
+
+def _block_params(block, prefix: str, read: WeightReader) -> BlockParams:
+    def r(path: str, variable):
+        return None if variable is None else read(f"{prefix}.{path}", variable)
+
+    attn = block.attn
+    return BlockParams(
+        r("norm1.gamma", block.norm1.gamma),
+        r("norm1.beta", block.norm1.beta),
+        AttentionParams(
+            r("attn.relative_position_bias_table", attn.relative_position_bias_table),
+            r("attn.qkv.kernel", attn.qkv.kernel),
+            r("attn.qkv.bias", attn.qkv.bias),
+            r("attn.proj.kernel", attn.proj.kernel),
+            r("attn.proj.bias", attn.proj.bias),
+        ),
+        r("norm2.gamma", block.norm2.gamma),
+        r("norm2.beta", block.norm2.beta),
+        r("mlp.fc1.kernel", block.mlp.fc1.kernel),
+        r("mlp.fc1.bias", block.mlp.fc1.bias),
+        r("mlp.fc2.kernel", block.mlp.fc2.kernel),
+        r("mlp.fc2.bias", block.mlp.fc2.bias),
+    )
+
+
+def forward_features(model: Recognizer3D, video: tf.Tensor, read: WeightReader = read_variable) -> tf.Tensor:
     """Backbone output ``(B, 8C, T', H', W')`` after the final norm; ``video``'s T, H, W must be static.
 
     Args:
         model: the Keras model whose variables are read (no copy).
         video: ``(B, 3, T, H, W)`` float32, normalised; ``B`` may be dynamic.
+        read: how each weight is read, by name (default: the variable's value; see
+            :func:`deploy_function_with_weight_inputs` for weights fed as inputs).
     """
     if video.shape.rank != 5 or None in video.shape[1:]:
         raise ValueError(f"the deployment graph needs a static (B, 3, T, H, W) clip, got {video.shape}")
     backbone = model.backbone
     embed = backbone.patch_embed
-    norm = (value(embed.norm.gamma), value(embed.norm.beta)) if embed.norm is not None else None
-    x = patch_embed(video, value(embed.proj.kernel), value(embed.proj.bias), backbone.patch_size, norm)
-    for layer in backbone.layers:
+    norm = None
+    if embed.norm is not None:
+        norm = (
+            read("backbone.patch_embed.norm.gamma", embed.norm.gamma),
+            read("backbone.patch_embed.norm.beta", embed.norm.beta),
+        )
+    kernel = read("backbone.patch_embed.proj.kernel", embed.proj.kernel)
+    bias = read("backbone.patch_embed.proj.bias", embed.proj.bias)
+    x = patch_embed(video, kernel, bias, backbone.patch_size, norm)
+    for i, layer in enumerate(backbone.layers):
         geometry = stage_geometry(tuple(int(s) for s in x.shape[1:4]), layer.window_size)
         anchor = anchor_of(x)
         mask = shift_mask_at_runtime(geometry, anchor)
-        for block in layer.blocks:
-            x = swin_block(x, geometry, block.params(), block.num_heads, block.shifted, mask, anchor)
+        for j, block in enumerate(layer.blocks):
+            params = _block_params(block, f"backbone.layers.{i}.blocks.{j}", read)
+            x = swin_block(x, geometry, params, block.num_heads, block.shifted, mask, anchor)
         if layer.downsample is not None:
-            down = layer.downsample
+            down, prefix = layer.downsample, f"backbone.layers.{i}.downsample"
             x = patch_merging(
-                x, (value(down.norm.gamma), value(down.norm.beta)), value(down.reduction.kernel)
+                x,
+                (read(f"{prefix}.norm.gamma", down.norm.gamma), read(f"{prefix}.norm.beta", down.norm.beta)),
+                read(f"{prefix}.reduction.kernel", down.reduction.kernel),
             )
-    x = layer_norm(x, value(backbone.norm.gamma), value(backbone.norm.beta))
+    gamma = read("backbone.norm.gamma", backbone.norm.gamma)
+    x = layer_norm(x, gamma, read("backbone.norm.beta", backbone.norm.beta))
     return tf.transpose(x, [0, 4, 1, 2, 3])
 
 
-def forward(model: Recognizer3D, video: tf.Tensor, kind: str = "model") -> dict[str, tf.Tensor]:
+def forward(
+    model: Recognizer3D, video: tf.Tensor, kind: str = "model", read: WeightReader = read_variable
+) -> dict[str, tf.Tensor]:
     """The outputs of ``kind`` (see :data:`KIND_OUTPUTS`) for a clip of static T, H, W (inference mode).
 
     Args:
         model: the Keras model.
         video: ``(B, 3, T, H, W)`` float32; ``B`` may be dynamic.
         kind: ``"classifier"`` (logits), ``"feature_extractor"`` (features, pooled) or ``"model"`` (all).
+        read: how each weight is read (see :func:`forward_features`).
     Returns:
         A dict with the outputs of ``kind``, named as :meth:`Recognizer3D.call` names them.
     """
@@ -456,12 +505,13 @@ def forward(model: Recognizer3D, video: tf.Tensor, kind: str = "model") -> dict[
     names = KIND_OUTPUTS[kind]
     if "logits" in names and not model.include_top:
         raise ValueError(f"{model.name} has no classification head: use kind='feature_extractor'")
-    features = forward_features(model, video)
+    features = forward_features(model, video, read)
     pooled = model.pool(features)
     out = {"features": features, "pooled": pooled}
     if "logits" in names:
         head = model.cls_head.fc_cls
-        out["logits"] = linear(pooled, value(head.kernel), value(head.bias))
+        logits_kernel = read("cls_head.fc_cls.kernel", head.kernel)
+        out["logits"] = linear(pooled, logits_kernel, read("cls_head.fc_cls.bias", head.bias))
     return {name: tf.identity(out[name], name=name) for name in names}
 
 
@@ -508,3 +558,51 @@ def deploy_function(
         return forward(model, video, kind)
 
     return serve
+
+
+def weights_used(
+    model: Recognizer3D, shape: Sequence[int | None], kind: str = "model"
+) -> list[tuple[str, object]]:
+    """``(name, variable)`` of every weight :func:`forward` of ``kind`` reads, in reading order (names as
+    the official state_dict keys, with Keras layouts: ``backbone.layers.0.blocks.0.attn.qkv.kernel``)."""
+    shape = check_clip_shape(shape, model.config.in_chans)
+    used: dict[str, object] = {}
+
+    def record(name: str, variable) -> tf.Tensor:
+        used.setdefault(name, variable)
+        return value(variable)
+
+    spec = tf.TensorSpec([None, *shape[1:]], tf.float32)
+    tf.function(lambda video: forward(model, video, kind, record), autograph=False).get_concrete_function(
+        spec
+    )
+    return list(used.items())
+
+
+def deploy_function_with_weight_inputs(
+    model: Recognizer3D,
+    shape: Sequence[int | None],
+    kind: str = "model",
+    dynamic_batch: bool = False,
+) -> tuple[tf.types.experimental.GenericFunction, list[tuple[str, object]]]:
+    """:func:`deploy_function` whose weights are inputs after ``video``, not captured variables.
+
+    For converters that copy captured weights many times over while they freeze and optimise a graph
+    (tf2onnx needs >10 GB for Swin-B that way): the graph they convert holds no weights, and the weights
+    are attached to the converted file afterwards (e.g. as ONNX initializers named after the weights).
+
+    Returns:
+        ``fn(video, *weights)`` and the ``(name, variable)`` list of its weight inputs, in order; the
+        input specs are named after the weights.
+    """
+    shape = check_clip_shape(shape, model.config.in_chans)
+    named = weights_used(model, shape, kind)
+    position = {name: i for i, (name, _) in enumerate(named)}
+    video_spec = tf.TensorSpec([None if dynamic_batch else shape[0], *shape[1:]], tf.float32, name="video")
+    specs = [tf.TensorSpec(v.shape, v.dtype, name=name) for name, v in named]
+
+    @tf.function(input_signature=[video_spec, *specs], autograph=False)
+    def serve(video: tf.Tensor, *weights: tf.Tensor) -> dict[str, tf.Tensor]:
+        return forward(model, video, kind, lambda name, _: weights[position[name]])
+
+    return serve, named

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ...errors import DeploymentError
-from ...model.deploy import deploy_function
+from ...model.deploy import deploy_function_with_weight_inputs
 from ...model.recognizer import Recognizer3D
 from ...optional import require
 from .targets import DeployTarget
@@ -53,8 +53,29 @@ def _name_batch_axis(model_proto) -> None:
             dims[0].dim_param = BATCH_DIM
 
 
+def _attach_weights(model_proto, named: list[tuple[str, object]], numpy_helper) -> None:
+    """Turn the graph's weight inputs into initializers holding the variables' values."""
+    by_name = dict(named)
+    kept = []
+    for value in model_proto.graph.input:
+        name = value.name[:-2] if value.name.endswith(":0") else value.name
+        if name not in by_name:
+            kept.append(value)
+            continue
+        array = by_name.pop(name).numpy()
+        model_proto.graph.initializer.append(numpy_helper.from_array(array, value.name))
+    if by_name:
+        raise DeploymentError(f"tf2onnx dropped weight inputs {sorted(by_name)[:3]}...")
+    del model_proto.graph.input[:]
+    model_proto.graph.input.extend(kept)
+
+
 def convert_onnx(model: Recognizer3D, target: DeployTarget, path: str | os.PathLike) -> list[str]:
     """Write the ONNX file of ``target`` to ``path``; return its operator types.
+
+    tf2onnx converts the deployment graph with the weights as inputs (it would otherwise copy them
+    many times over while freezing and optimising: >10 GB for Swin-B); they then become the file's
+    initializers, named after the weights (``backbone.layers.0.blocks.0.attn.qkv.kernel``).
 
     Args:
         model: the Keras model (its variables become initializers).
@@ -66,12 +87,15 @@ def convert_onnx(model: Recognizer3D, target: DeployTarget, path: str | os.PathL
     """
     tf2onnx = require("tf2onnx", "writing ONNX files")
     onnx = require("onnx", "writing ONNX files")
-    fn = deploy_function(model, target.shape, kind=target.kind, dynamic_batch=target.shape[0] is None)
+    fn, named = deploy_function_with_weight_inputs(
+        model, target.shape, kind=target.kind, dynamic_batch=target.shape[0] is None
+    )
     try:
         with _optimizer_errors_raise():
             model_proto, _ = tf2onnx.convert.from_function(
                 fn, input_signature=fn.input_signature, opset=ONNX_OPSET
             )
+        _attach_weights(model_proto, named, onnx.numpy_helper)
         _name_batch_axis(model_proto)
         # tf2onnx keeps going past ops it cannot map (it writes them as-is): the checker rejects those.
         onnx.checker.check_model(model_proto)
