@@ -71,6 +71,24 @@ def test_dynamic_batch_and_kinds(tiny_model):
     assert set(features(tf.constant(_clip((1, 3, 8, 64, 64))))) == {"features", "pooled"}
 
 
+def test_weights_as_inputs_cover_every_variable_once(tiny_model):
+    """The weight-input form reads each variable once, by its official-style name, and computes the same."""
+    shape = (1, 3, 8, 64, 64)
+    fn, named = deploy.deploy_function_with_weight_inputs(tiny_model, shape)
+    assert len(named) == len(tiny_model.variables) == len({name for name, _ in named})
+    assert {id(v) for _, v in named} == {id(v) for v in tiny_model.variables}
+    assert dict(named)["backbone.layers.0.blocks.1.attn.qkv.kernel"] is (
+        tiny_model.backbone.layers[0].blocks[1].attn.qkv.kernel
+    )
+    video = tf.constant(_clip(shape))
+    out = fn(video, *[tf.convert_to_tensor(v) for _, v in named])
+    expected = deploy.deploy_function(tiny_model, shape)(video)
+    for name in expected:
+        np.testing.assert_array_equal(out[name].numpy(), expected[name].numpy())
+    backbone_only = deploy.weights_used(tiny_model, shape, kind="feature_extractor")
+    assert len(backbone_only) == len(tiny_model.backbone.variables)
+
+
 def test_graph_is_converter_friendly(tiny_model):
     """No loops or TensorLists, no Roll or Erfc, and no transpose above rank 6 (TFLite's limit)."""
     graph = deploy.deploy_function(tiny_model, (2, 3, 18, 70, 90)).get_concrete_function().graph
