@@ -87,6 +87,19 @@ def test_metadata_lists_every_file_with_sha256_and_parity(deploy_export, deploy_
     assert len(raw["files"]) == len(deploy_meta.files)
 
 
+def test_rerun_with_the_same_files_is_up_to_date(deploy_export, tiny_checkpoint, capsys):
+    argv = [
+        "--variant",
+        TINY,
+        "--checkpoint",
+        str(tiny_checkpoint),
+        "--output-dir",
+        str(deploy_export.parent),
+    ]
+    assert convert.main([*argv, *DEPLOY]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
 def test_model_card_says_which_files_are_lossy(deploy_export, deploy_meta):
     card = (deploy_export / "README.md").read_text()
     assert "## Deployment files" in card
