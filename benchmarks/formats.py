@@ -45,10 +45,23 @@ DEPLOY_FORMATS = ("tflite", "onnx", "openvino")
 
 
 # ------------------------------------------------------------------------------------- child process
-def _child(args: list[str]) -> int:
-    """``--child FILE RUNTIME HINT THREADS RUNS CLIP.npy OUT.npz``: time one file, print one JSON line."""
+def _peak_rss_kb() -> int:
+    """This process's peak resident memory. ``VmHWM`` belongs to the process image, while ``ru_maxrss``
+    of a process started by fork + exec also counts its parent's memory at the fork."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     import resource
 
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _child(args: list[str]) -> int:
+    """``--child FILE RUNTIME HINT THREADS RUNS CLIP.npy OUT.npz``: time one file, print one JSON line."""
     path, runtime, hint, threads, runs, clip, out = args
     from tf_videoswin.export.deploy.runtimes import open_runner
 
@@ -63,7 +76,7 @@ def _child(args: list[str]) -> int:
         runner.run(video)
         times.append(time.perf_counter() - start)
     np.savez(out, **outputs)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_kb = _peak_rss_kb()
     result = {
         "runtime": runner.description,
         "load_seconds": load_seconds,
