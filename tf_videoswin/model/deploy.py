@@ -11,7 +11,7 @@ one clip size known when the graph is built:
   padding, the official ``[:N, :N]`` relative-index slice, the region labels of the shift mask) is
   NumPy, computed once (:func:`stage_geometry`); the large tensors derived from it (each block's
   ``(nH, N, N)`` relative-position bias, each stage's ``(nW, N, N)`` shift mask) are computed when the
-  model runs, so converters cannot fold them into constants (~1 GB more for a Swin-B file with 16x7x7
+  model runs, so converters cannot fold them into constants (1.1 GB more for a Swin-B file with 16x7x7
   windows at 32x224x224; :func:`gather_at_runtime`);
 - all windows go through attention in one batched matmul (no ``map_fn``, no TensorList);
 - every transpose has rank <= 6: the 8-D window partition and the 7-/8-D patch reshapes fold the batch
@@ -253,7 +253,7 @@ def gather_at_runtime(rows: tf.Tensor, index: np.ndarray, anchor: tf.Tensor) -> 
 
     Converters fold every expression of constants into one constant: the per-block ``(nH, N, N)``
     relative-position bias and the per-stage ``(nW, N, N)`` shift mask would be stored expanded, which
-    adds ~1 GB to a Swin-B (16x7x7 windows) file at 32x224x224. Appending one runtime row (``anchor``,
+    adds 1.1 GB to a Swin-B (16x7x7 windows) file at 32x224x224. Appending one runtime row (``anchor``,
     broadcast to the row width) to ``rows`` makes the gather depend on the input; ``index`` never
     points at that row, so the values are exactly ``rows[index]``.
 
