@@ -106,7 +106,7 @@ def test_model_card_says_which_files_are_lossy(deploy_export, deploy_meta):
     for f in _files(deploy_meta, "tflite"):
         row = next(line for line in card.splitlines() if line.startswith(f"| `{f.path}` | {f.kind} |"))
         if f.precision == "float32":
-            assert "equal to reference_torch" in row and "lossy" not in row
+            assert "matches reference_torch" in row and "lossy" not in row
         else:
             assert "lossy, not exact" in row
             assert ("top-5 overlap" if f.kind == "classifier" else "pooled-feature cosine") in row

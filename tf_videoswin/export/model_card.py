@@ -38,14 +38,12 @@ def _deploy_row(f: ExportFile) -> str:
     runtimes = ", ".join(f.details.get("runtimes", []))
     worst = f.parity.get("vs_reference_max_abs", float("nan"))
     if f.parity.get("exact"):
-        verdict = (
-            f"equal to reference_torch: max abs {worst:.2e} (tolerance {f.parity.get('tolerance', 0):g})"
-        )
+        verdict = f"matches reference_torch: max abs {worst:.2e} (tolerance {f.parity.get('tolerance', 0):g})"
     else:
         drift = f.parity.get("drift", {})
         bits = [f"max abs {worst:.2e}"]
         if "pooled_cosine_min" in drift:
-            bits.append(f"pooled-feature cosine >= {drift['pooled_cosine_min']:.5f}")
+            bits.append(f"pooled-feature cosine >= {drift['pooled_cosine_min']:.7g}")
         if "logits_top5_overlap" in drift:
             bits.append(f"top-5 overlap {drift['logits_top5_overlap']:.2f}")
             bits.append(f"top-1 agreement {drift['logits_top1_agreement']:.2f}")
