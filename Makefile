@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VARIANT ?= swin_tiny_patch244_window877_kinetics400_1k
-EXTRAS ?= convert,video,hub,ray,dev
+EXTRAS ?= convert,video,hub,ray,deploy,dev
 # Elsewhere, e.g. on GitHub: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU build of torch).
 TORCH_INDEX ?=
 

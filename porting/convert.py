@@ -1,8 +1,10 @@
-"""Convert a Video Swin checkpoint to TensorFlow (SavedModels, optionally Keras files), with a parity check.
+"""Convert a Video Swin checkpoint to TensorFlow (SavedModels, optionally Keras and deployment files),
+with a parity check.
 
     python porting/convert.py --variant swin_tiny_patch244_window877_kinetics400_1k
     python porting/convert.py --variant <name> --checkpoint path/to/<name>.pth --output-dir exports
     python porting/convert.py --variant <name> --formats savedmodel,keras,weights
+    python porting/convert.py --variant <name> --formats tflite,onnx,openvino --deploy-shape 1,3,32,224,224
 
 Variants are the six official checkpoints and the six mmaction2 1.x ones (Swin-L among them), by their
 upstream names. Without --checkpoint the upstream checkpoint is downloaded into the cache directory
@@ -31,11 +33,14 @@ from tf_videoswin.cli.common import (
     error,
     parse_shape,
 )
+from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 FORMATS_HELP = (
     "comma-separated files to write: savedmodel (always written), keras (<variant>.keras), "
-    "weights (<variant>.weights.h5); default: savedmodel"
+    "weights (<variant>.weights.h5), tflite (LiteRT classifier and feature_extractor at --deploy-shape in "
+    "float32, float16 and int8 weights), onnx (all outputs, dynamic batch), openvino (IR .xml/.bin, f32); "
+    "deployment formats need pip install 'tf-videoswin[deploy]'; default: savedmodel"
 )
 
 
@@ -80,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PARITY_SHAPE,
         help=f"B,3,T,H,W of the seeded parity input (default: {','.join(map(str, DEFAULT_PARITY_SHAPE))}: "
         "padding and clipping)",
+    )
+    p.add_argument(
+        "--deploy-shape",
+        type=parse_shape,
+        default=DEFAULT_DEPLOY_SHAPE,
+        help="B,3,T,H,W clip shape of the tflite/onnx/openvino files (TFLite: fixed; ONNX and OpenVINO: "
+        f"fixed T,H,W, any batch; default: {','.join(map(str, DEFAULT_DEPLOY_SHAPE))})",
     )
     p.add_argument("--no-export", action="store_true", help="check parity only, write nothing")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")
@@ -129,6 +141,7 @@ def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = 
         overwrite=args.overwrite,
         export=not args.no_export,
         formats=args.formats,
+        deploy_shape=args.deploy_shape,
     )
 
 
@@ -150,8 +163,22 @@ def _report(result) -> None:
             f"at an untraced shape (max abs {other:.2e})"
         )
         for f in result.files:
-            print(f"  {result.export_dir / f.path}  [{f.format}, {f.size_bytes / 1e6:.1f} MB]")
+            print(f"  {result.export_dir / f.path}  [{f.format}, {f.size_bytes / 1e6:.1f} MB]{_proof(f)}")
     print(f"done in {result.seconds:.1f} s")
+
+
+def _proof(f) -> str:
+    """How a deployment file was proven, in a few words."""
+    if "vs_reference_max_abs" not in f.parity or f.format not in ("tflite", "onnx", "openvino"):
+        return ""
+    worst = f.parity["vs_reference_max_abs"]
+    if f.parity.get("exact"):
+        return f" {f.precision}: max abs vs reference_torch {worst:.2e} ({', '.join(f.details['runtimes'])})"
+    drift = f.parity.get("drift", {})
+    extra = "".join(
+        f", {k} {drift[k]:.4f}" for k in ("pooled_cosine_min", "logits_top5_overlap") if k in drift
+    )
+    return f" {f.precision} (lossy): max abs vs reference_torch {worst:.2e}{extra}"
 
 
 def main(argv: list[str] | None = None) -> int:

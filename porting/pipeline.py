@@ -19,6 +19,12 @@ from typing import Any
 import numpy as np
 
 from tf_videoswin.errors import ExportCheckError, ExportFormatError, ParityError
+from tf_videoswin.export.deploy.targets import (
+    DEFAULT_DEPLOY_SHAPE,
+    DEPLOY_FORMATS,
+    DeployTarget,
+    plan_targets,
+)
 from tf_videoswin.export.files import atomic_directory, sha256_file, sha256_tree, tree_size
 from tf_videoswin.export.keras_files import KERAS_FORMATS, save_keras_files
 from tf_videoswin.export.metadata import (
@@ -44,7 +50,18 @@ RELOAD_TOLERANCE = 1e-6
 RELOAD_CHECK_SHAPE = parity.SECOND_PARITY_SHAPE
 #: Formats ``convert`` can write. The SavedModels are always written: they are the export.
 SAVEDMODEL = "savedmodel"
-FORMATS = (SAVEDMODEL, *KERAS_FORMATS)
+FORMATS = (SAVEDMODEL, *KERAS_FORMATS, *DEPLOY_FORMATS)
+#: Seeds of the extra inputs on which lossy deployment files (float16, int8) report their drift
+#: (the parity input is seed 0).
+DRIFT_SEEDS = (1, 2, 3)
+#: What each deployment format needs installed, to be written and then proven in its runtime(s).
+DEPLOY_DEPENDENCIES = {
+    "tflite": ("ai_edge_litert.interpreter",),
+    "onnx": ("tf2onnx", "onnx", "onnxruntime", "openvino"),
+    "openvino": ("tf2onnx", "onnx", "openvino"),
+}
+#: Distributions whose versions the metadata records when installed.
+RECORDED_VERSIONS = ("torch", "ai-edge-litert", "tf2onnx", "onnx", "onnxruntime", "openvino")
 #: License of the upstream weights (the official repository and mmaction2 are both Apache-2.0).
 UPSTREAM_LICENSE = "Apache-2.0"
 
@@ -70,6 +87,16 @@ class ConversionResult:
     seconds: float
     files: tuple[ExportFile, ...] = ()
     skipped: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DeployRequest:
+    """Deployment files to write next to the SavedModels, and the reference outputs that prove them."""
+
+    targets: tuple[DeployTarget, ...]
+    parity: Any  # tf_videoswin.export.deploy.proof.ProofInput at the deploy shape (seed 0)
+    drift: tuple = ()  # ProofInputs of DRIFT_SEEDS, for lossy files
+    tolerance: float = parity.DEFAULT_TOLERANCE
 
 
 def load_and_check(
@@ -195,7 +222,7 @@ def build_metadata(
         parity=report.as_dict(),
         reload_max_abs=reload_max_abs,
         files=tuple(files),
-        versions=runtime_versions("torch"),
+        versions=runtime_versions(*RECORDED_VERSIONS),
     )
 
 
@@ -279,8 +306,10 @@ def write_exports(
     overwrite: bool,
     cases: list[ReloadCase],
     formats: Sequence[str] = (SAVEDMODEL,),
+    deploy: DeployRequest | None = None,
 ) -> tuple[dict[str, float], tuple[ExportFile, ...]]:
-    """Write classifier + feature_extractor (+ Keras files) + metadata + card into ``target`` atomically.
+    """Write classifier + feature_extractor (+ Keras files, + deployment files) + metadata + card into
+    ``target`` atomically.
 
     ``metadata_fn(reload_max_abs, files)`` builds the :class:`ExportMetadata` once everything is verified.
     """
@@ -292,6 +321,12 @@ def write_exports(
         files = _savedmodel_files(tmp, reload_max_abs, cases)
         keras_formats = [f for f in formats if f in KERAS_FORMATS]
         files += save_keras_files(tf_model, tmp, keras_formats, [cases[0].video], name=cfg.name)
+        if deploy is not None and deploy.targets:
+            from tf_videoswin.export.deploy.writer import write_deploy_files
+
+            files += write_deploy_files(
+                tf_model, tmp, cfg.name, deploy.targets, deploy.parity, deploy.drift, deploy.tolerance
+            )
         metadata = metadata_fn(reload_max_abs, files)
         metadata.write(tmp)
         (tmp / "README.md").write_text(render_model_card(metadata), encoding="utf-8")
@@ -324,11 +359,13 @@ def plan_export(
     formats: tuple[str, ...],
     overwrite: bool,
     target: Path | None = None,
+    wanted_paths: frozenset[str] | set[str] = frozenset(),
 ) -> tuple[str, tuple[str, ...], bool]:
     """What to do about an export folder: ``("skip" | "write", formats to write, overwrite)``.
 
-    Up to date (same checkpoint, every requested format present): skip. Same checkpoint with formats
-    missing: rewrite it with the union of formats. Another checkpoint: only with ``overwrite``.
+    Up to date (same checkpoint, every requested format present, and every file of ``wanted_paths``,
+    the deployment files at the requested shape): skip. Same checkpoint with formats or files missing:
+    rewrite it with the union of formats. Another checkpoint: only with ``overwrite``.
 
     Raises:
         FileExistsError: the folder holds an export of another checkpoint and not ``overwrite``.
@@ -337,8 +374,9 @@ def plan_export(
         return "write", formats, overwrite
     same = existing.source.get("checkpoint_sha256") == sha256 and existing.variant == cfg.name
     root = target if target is not None else Path()
-    have = {f.format for f in existing.files if target is None or (root / f.path).exists()}
-    if same and set(formats) <= have:
+    present = [f for f in existing.files if target is None or (root / f.path).exists()]
+    have = {f.format for f in present}
+    if same and set(formats) <= have and set(wanted_paths) <= {f.path for f in present}:
         return "skip", formats, overwrite
     if same:  # same weights, more formats: rewrite the export with all of them
         return "write", normalize_formats(sorted(have | set(formats))), True
@@ -348,6 +386,56 @@ def plan_export(
             "pass --overwrite to replace it"
         )
     return "write", formats, overwrite
+
+
+def check_deploy_shape(shape: Sequence[int]) -> tuple[int, int, int, int, int]:
+    """A deployment clip shape: five positive integers ``B,3,T,H,W``, or ``ValueError``."""
+    shape = tuple(shape)
+    if len(shape) != 5 or not all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape
+    ):
+        raise ValueError(f"deploy shape must be five integers B,3,T,H,W, got {shape}")
+    if shape[1] != 3:
+        raise ValueError(f"deploy shape must have 3 (RGB) channels at the second place, got {shape}")
+    if min(shape) < 1:
+        raise ValueError(f"deploy shape sizes must be positive, got {shape}")
+    return tuple(int(d) for d in shape)  # type: ignore[return-value]
+
+
+def require_deploy_dependencies(formats: Sequence[str]) -> None:
+    """Import every converter and runtime the deployment ``formats`` need, before any long work.
+
+    Raises:
+        MissingDependencyError: one is missing (the message names it and the ``deploy`` extra).
+    """
+    from tf_videoswin.optional import require
+
+    for fmt in formats:
+        for module in DEPLOY_DEPENDENCIES.get(fmt, ()):
+            require(module, f"writing and checking {fmt} files")
+
+
+def deploy_request(
+    ported: PortedModels,
+    formats: Sequence[str],
+    shape: Sequence[int],
+    tolerance: float,
+) -> DeployRequest | None:
+    """The deployment files of ``formats`` at ``shape`` and their proof: reference_torch's outputs on the
+    seeded parity input at ``shape`` (seed 0) and, for lossy files, on :data:`DRIFT_SEEDS`."""
+    if not formats:
+        return None
+    from tf_videoswin.export.deploy.proof import ProofInput
+
+    targets = tuple(plan_targets(formats, shape, ported.tf_model.include_top))
+
+    def case(seed: int) -> ProofInput:
+        video = parity.parity_input(tuple(shape), seed=seed)
+        name = f"seed {seed} {'x'.join(map(str, shape))}"
+        return ProofInput(name, video, parity.torch_outputs(ported.reference, video))
+
+    drift = tuple(case(s) for s in DRIFT_SEEDS) if any(not t.exact for t in targets) else ()
+    return DeployRequest(targets, case(0), drift, tolerance)
 
 
 def convert(
@@ -362,6 +450,7 @@ def convert(
     overwrite: bool = False,
     export: bool = True,
     formats: Sequence[str] = (SAVEDMODEL,),
+    deploy_shape: Sequence[int] = DEFAULT_DEPLOY_SHAPE,
 ) -> ConversionResult:
     """Convert one checkpoint; export only if parity holds.
 
@@ -375,28 +464,40 @@ def convert(
         tolerance: max-abs parity tolerance.
         overwrite: replace an export made from another checkpoint.
         export: write the export (``False``: parity only).
-        formats: files to write besides the SavedModels (``keras``, ``weights``).
+        formats: files to write besides the SavedModels (``keras``, ``weights``, ``tflite``, ``onnx``,
+            ``openvino``).
+        deploy_shape: ``B,3,T,H,W`` clip shape of the deployment files (TFLite: fixed; ONNX and
+            OpenVINO: fixed T, H, W and a dynamic batch).
     Returns:
         :class:`ConversionResult` (``skipped`` when the export is already up to date).
     Raises:
         ParityError, ExportCheckError: the port or a written file does not reproduce the reference.
         CheckpointError, CheckpointMismatchError, PortingError, FileExistsError, OSError: bad input.
+        MissingDependencyError: a requested deployment format's converter or runtime is not installed.
+        DeploymentError: a deployment file could not be converted (nothing is written).
     Example:
         >>> convert(get_variant("swin_tiny_patch244_window877_kinetics400_1k"), "tiny.pth")  # doctest: +SKIP
     """
     start = time.perf_counter()
     formats = normalize_formats(formats)
+    deploy_formats = [f for f in formats if f in DEPLOY_FORMATS]
+    if export and deploy_formats:
+        deploy_shape = check_deploy_shape(deploy_shape)
+        require_deploy_dependencies(deploy_formats)
     target = Path(output_dir) / cfg.name
     sha256 = checkpoint_sha256 or sha256_file(checkpoint)
     if export:
         existing = existing_export(target, overwrite)
-        action, formats, overwrite = plan_export(existing, cfg, sha256, formats, overwrite, target)
+        wanted = {t.filename(cfg.name) for t in plan_targets(deploy_formats, deploy_shape)}
+        action, formats, overwrite = plan_export(existing, cfg, sha256, formats, overwrite, target, wanted)
         if action == "skip":
             logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
             report = parity.ParityReport((), tuple(parity_shape))
             return ConversionResult(
                 cfg.name, target, sha256, report, PortReport(), {}, 0.0, existing.files, skipped=True
             )
+        deploy_formats = [f for f in formats if f in DEPLOY_FORMATS]  # more, when an export is extended
+        require_deploy_dependencies(deploy_formats)
 
     ported = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust_checkpoint)
     report, video, actual = verify_parity(ported, parity_shape, tolerance)
@@ -416,6 +517,7 @@ def convert(
                 check_call=False,
             ),
         ]
+        deploy = deploy_request(ported, deploy_formats, deploy_shape, tolerance)
         ported.reference = None  # free the PyTorch copy of the weights before exporting
         reload_max_abs, files = write_exports(
             ported.tf_model,
@@ -425,6 +527,7 @@ def convert(
             overwrite,
             cases,
             formats,
+            deploy,
         )
     return ConversionResult(
         cfg.name,

@@ -31,6 +31,7 @@ from .config import Preprocessing, VideoSwinConfig
 from .errors import (
     CheckpointError,
     CheckpointMismatchError,
+    DeploymentError,
     DownloadError,
     ExportFormatError,
     FeatureStoreError,
@@ -53,6 +54,7 @@ __all__ = [
     "VARIANTS",
     "CheckpointError",
     "CheckpointMismatchError",
+    "DeploymentError",
     "DownloadError",
     "ExportFormatError",
     "FeatureStoreError",

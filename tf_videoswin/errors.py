@@ -58,6 +58,11 @@ class ExportCheckError(VideoSwinError, RuntimeError):
     """A written export does not reproduce the model it was written from."""
 
 
+class DeploymentError(VideoSwinError, RuntimeError):
+    """A deployment file (TFLite, ONNX, OpenVINO) could not be made: the converter failed, or its output
+    needs operators the target runtime lacks (e.g. TFLite Flex ops). Nothing is kept."""
+
+
 class DownloadError(VideoSwinError, RuntimeError):
     """A download failed; the message names the URL and the reason."""
 

@@ -19,6 +19,7 @@ EXTRAS: dict[str, str] = {
     "onnxruntime": "deploy",
     "openvino": "deploy",
     "tf2onnx": "deploy",
+    "onnx": "deploy",
     "ai_edge_litert": "deploy",
 }
 

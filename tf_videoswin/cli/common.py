@@ -58,7 +58,13 @@ def parse_shape(text: str) -> tuple[int, int, int, int, int]:
         shape = tuple(int(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected B,3,T,H,W as five integers, got {text!r}") from None
-    if len(shape) != 5 or shape[1] != 3 or min(shape) < 1:
+    if len(shape) != 5:
+        raise argparse.ArgumentTypeError(f"expected B,3,T,H,W as five integers, got {len(shape)} in {text!r}")
+    if shape[1] != 3:
+        raise argparse.ArgumentTypeError(
+            f"expected B,3,T,H,W with 3 (RGB) channels at the second place, got {shape[1]} in {text!r}"
+        )
+    if min(shape) < 1:
         raise argparse.ArgumentTypeError(
             f"expected B,3,T,H,W with positive sizes and 3 channels, got {text!r}"
         )

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from .metadata import ExportMetadata
+from .metadata import ExportFile, ExportMetadata
+
+#: Formats of deployment files (LiteRT, ONNX, OpenVINO), described in their own section.
+DEPLOY_FORMATS = ("tflite", "onnx", "openvino")
+
+
+def _figures(parity: dict) -> str:
+    parts = []
+    for k, v in parity.items():
+        if isinstance(v, dict) or k in ("exact", "tolerance"):
+            continue  # per-output / per-runtime detail and drift live in the JSON and the section below
+        parts.append(f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}")
+    return ", ".join(parts)
 
 
 def _files_table(meta: ExportMetadata) -> str:
@@ -10,9 +22,7 @@ def _files_table(meta: ExportMetadata) -> str:
         return ""
     rows = []
     for f in meta.files:
-        parity = ", ".join(
-            f"{k} {v:.2e}" if isinstance(v, float) else f"{k} {v}" for k, v in f.parity.items()
-        )
+        parity = _figures(f.parity)
         rows.append(
             f"| `{f.path}` | {f.format} | {f.kind} | {f.precision} | {f.size_bytes / 1e6:.1f} MB | "
             f"{parity or '-'} | `{f.sha256[:16]}…` |"
@@ -33,6 +43,42 @@ def _published_prefix(src: dict) -> str:
         "this checkpoint has it" if same else "this checkpoint does NOT have it (not the published file)"
     )
     return f"\n- published sha256 prefix (in the upstream file name): `{prefix}`; {verdict}"
+
+
+def _deploy_row(f: ExportFile) -> str:
+    shape = "x".join("N" if d is None else str(d) for d in f.details.get("input_shape", []))
+    runtimes = ", ".join(f.details.get("runtimes", []))
+    worst = f.parity.get("vs_reference_max_abs", float("nan"))
+    if f.parity.get("exact"):
+        verdict = f"matches reference_torch: max abs {worst:.2e} (tolerance {f.parity.get('tolerance', 0):g})"
+    else:
+        drift = f.parity.get("drift", {})
+        bits = [f"max abs {worst:.2e}"]
+        if "pooled_cosine_min" in drift:
+            bits.append(f"pooled-feature cosine >= {drift['pooled_cosine_min']:.7g}")
+        if "logits_top5_overlap" in drift:
+            bits.append(f"top-5 overlap {drift['logits_top5_overlap']:.2f}")
+            bits.append(f"top-1 agreement {drift['logits_top1_agreement']:.2f}")
+        verdict = f"**lossy, not exact**: {', '.join(bits)} over {drift.get('inputs', 0)} inputs"
+    return f"| `{f.path}` | {f.kind} | `{shape}` | {f.precision} | {runtimes} | {verdict} |"
+
+
+def _deploy_section(meta: ExportMetadata) -> str:
+    files = [f for f in meta.files if f.format in DEPLOY_FORMATS]
+    if not files:
+        return ""
+    rows = "\n".join(_deploy_row(f) for f in files)
+    return (
+        "\n## Deployment files (LiteRT, ONNX, OpenVINO)\n\n"
+        "Converted from the static-shape deployment graph of this model (`tf_videoswin.model.deploy`) and "
+        "run in each runtime on the seeded parity input before being kept. float32 files match "
+        "reference_torch within the tolerance. float16 and int8 files store lower-precision weights and "
+        "are **lossy**: their outputs drift from float32 as measured below, and they are never exact. "
+        "OpenVINO must be compiled with `INFERENCE_PRECISION_HINT=f32` (its CPU default is bf16). "
+        "N is a dynamic batch axis.\n\n"
+        "| file | outputs | input | precision | runtimes | vs reference_torch |\n|---|---|---|---|---|---|\n"
+        f"{rows}\n"
+    )
 
 
 def render_model_card(meta: ExportMetadata) -> str:
@@ -128,7 +174,7 @@ model = tf_videoswin.from_pretrained("{variant}")  # this folder
 ```
 
 {accuracy}
-{parity}{_files_table(meta)}
+{parity}{_files_table(meta)}{_deploy_section(meta)}
 ## Provenance
 
 - checkpoint: {src.get("checkpoint_url", "-")}
