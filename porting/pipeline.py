@@ -36,6 +36,7 @@ from tf_videoswin.export.metadata import (
 )
 from tf_videoswin.export.model_card import render_model_card
 from tf_videoswin.export.savedmodel import save_export
+from tf_videoswin.model.functional import check_precision
 from tf_videoswin.variants import VariantConfig, get_variant, load_labels
 
 from . import parity, validation
@@ -87,6 +88,8 @@ class ConversionResult:
     seconds: float
     files: tuple[ExportFile, ...] = ()
     skipped: bool = False
+    precision: str = "float32"
+    precision_drift: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +183,18 @@ def verify_parity(
     return report, video, actual
 
 
+def precision_drift(float32_model, model, shape: Sequence[int] = parity.DEFAULT_PARITY_SHAPE) -> dict:
+    """Drift of a reduced-precision model from its float32 twin on the seeded parity input and
+    :data:`DRIFT_SEEDS` (worst max-abs per output, lowest pooled cosine, top-5 overlap, top-1 agreement)."""
+    from tf_videoswin.export.proof import drift
+
+    pairs = []
+    for seed in (0, *DRIFT_SEEDS):
+        video = parity.parity_input(tuple(shape), seed=seed)
+        pairs.append((parity.tf_outputs(float32_model, video), parity.tf_outputs(model, video)))
+    return drift(pairs)
+
+
 def normalize_formats(formats: Sequence[str] | str) -> tuple[str, ...]:
     """Requested formats, validated, SavedModel first (always written), duplicates removed."""
     if isinstance(formats, str):
@@ -196,6 +211,8 @@ def build_metadata(
     report: parity.ParityReport,
     reload_max_abs: dict[str, float],
     files: Sequence[ExportFile],
+    precision: str = "float32",
+    precision_drift: dict | None = None,
 ) -> ExportMetadata:
     """The metadata of an export converted from an upstream checkpoint."""
     return ExportMetadata(
@@ -223,6 +240,8 @@ def build_metadata(
         reload_max_abs=reload_max_abs,
         files=tuple(files),
         versions=runtime_versions(*RECORDED_VERSIONS),
+        precision=precision,
+        precision_drift=dict(precision_drift or {}),
     )
 
 
@@ -307,11 +326,13 @@ def write_exports(
     cases: list[ReloadCase],
     formats: Sequence[str] = (SAVEDMODEL,),
     deploy: DeployRequest | None = None,
+    deploy_model=None,
 ) -> tuple[dict[str, float], tuple[ExportFile, ...]]:
     """Write classifier + feature_extractor (+ Keras files, + deployment files) + metadata + card into
     ``target`` atomically.
 
     ``metadata_fn(reload_max_abs, files)`` builds the :class:`ExportMetadata` once everything is verified.
+    Deployment files come from ``deploy_model`` (the float32 model; default ``tf_model``).
     """
     labels = load_labels(cfg)
     with atomic_directory(target, overwrite=overwrite) as tmp:
@@ -325,7 +346,13 @@ def write_exports(
             from tf_videoswin.export.deploy.writer import write_deploy_files
 
             files += write_deploy_files(
-                tf_model, tmp, cfg.name, deploy.targets, deploy.parity, deploy.drift, deploy.tolerance
+                deploy_model or tf_model,
+                tmp,
+                cfg.name,
+                deploy.targets,
+                deploy.parity,
+                deploy.drift,
+                deploy.tolerance,
             )
         metadata = metadata_fn(reload_max_abs, files)
         metadata.write(tmp)
@@ -360,19 +387,24 @@ def plan_export(
     overwrite: bool,
     target: Path | None = None,
     wanted_paths: frozenset[str] | set[str] = frozenset(),
+    precision: str = "float32",
 ) -> tuple[str, tuple[str, ...], bool]:
     """What to do about an export folder: ``("skip" | "write", formats to write, overwrite)``.
 
     Up to date (same checkpoint, every requested format present, and every file of ``wanted_paths``,
     the deployment files at the requested shape): skip. Same checkpoint with formats or files missing:
-    rewrite it with the union of formats. Another checkpoint: only with ``overwrite``.
+    rewrite it with the union of formats. Another checkpoint or precision: only with ``overwrite``.
 
     Raises:
         FileExistsError: the folder holds an export of another checkpoint and not ``overwrite``.
     """
     if existing is None:
         return "write", formats, overwrite
-    same = existing.source.get("checkpoint_sha256") == sha256 and existing.variant == cfg.name
+    same = (
+        existing.source.get("checkpoint_sha256") == sha256
+        and existing.variant == cfg.name
+        and existing.precision == precision
+    )
     root = target if target is not None else Path()
     present = [f for f in existing.files if target is None or (root / f.path).exists()]
     have = {f.format for f in present}
@@ -382,7 +414,7 @@ def plan_export(
         return "write", normalize_formats(sorted(have | set(formats))), True
     if not overwrite:
         raise FileExistsError(
-            f"{target or 'the export'} already holds an export of another checkpoint; "
+            f"{target or 'the export'} already holds an export of another checkpoint or precision; "
             "pass --overwrite to replace it"
         )
     return "write", formats, overwrite
@@ -425,7 +457,7 @@ def deploy_request(
     seeded parity input at ``shape`` (seed 0) and, for lossy files, on :data:`DRIFT_SEEDS`."""
     if not formats:
         return None
-    from tf_videoswin.export.deploy.proof import ProofInput
+    from tf_videoswin.export.proof import ProofInput
 
     targets = tuple(plan_targets(formats, shape, ported.tf_model.include_top))
 
@@ -451,6 +483,7 @@ def convert(
     export: bool = True,
     formats: Sequence[str] = (SAVEDMODEL,),
     deploy_shape: Sequence[int] = DEFAULT_DEPLOY_SHAPE,
+    precision: str = "float32",
 ) -> ConversionResult:
     """Convert one checkpoint; export only if parity holds.
 
@@ -468,6 +501,9 @@ def convert(
             ``openvino``).
         deploy_shape: ``B,3,T,H,W`` clip shape of the deployment files (TFLite: fixed; ONNX and
             OpenVINO: fixed T, H, W and a dynamic batch).
+        precision: what the SavedModels and Keras files compute in. The float32 port is proven against
+            the reference first; a ``bfloat16`` / ``float16`` export then records its drift from float32
+            (:func:`precision_drift`). Deployment files have their own precisions.
     Returns:
         :class:`ConversionResult` (``skipped`` when the export is already up to date).
     Raises:
@@ -479,6 +515,7 @@ def convert(
         >>> convert(get_variant("swin_tiny_patch244_window877_kinetics400_1k"), "tiny.pth")  # doctest: +SKIP
     """
     start = time.perf_counter()
+    precision = check_precision(precision)
     formats = normalize_formats(formats)
     deploy_formats = [f for f in formats if f in DEPLOY_FORMATS]
     if export and deploy_formats:
@@ -489,7 +526,9 @@ def convert(
     if export:
         existing = existing_export(target, overwrite)
         wanted = {t.filename(cfg.name) for t in plan_targets(deploy_formats, deploy_shape)}
-        action, formats, overwrite = plan_export(existing, cfg, sha256, formats, overwrite, target, wanted)
+        action, formats, overwrite = plan_export(
+            existing, cfg, sha256, formats, overwrite, target, wanted, precision
+        )
         if action == "skip":
             logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
             report = parity.ParityReport((), tuple(parity_shape))
@@ -501,33 +540,41 @@ def convert(
 
     ported = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust_checkpoint)
     report, video, actual = verify_parity(ported, parity_shape, tolerance)
+    model, drift = ported.tf_model, {}
+    if precision != "float32":
+        model = ported.tf_model.with_precision(precision)
+        drift = precision_drift(ported.tf_model, model, parity_shape)
+        actual = parity.tf_outputs(model, video)
     reload_max_abs: dict[str, float] = {}
     files: tuple[ExportFile, ...] = ()
     if export:
         # Same input: the reloaded exports must reproduce the in-memory model to round-off.
-        # Another shape, never traced: they must still match the reference (dynamic T/H/W).
+        # Another shape, never traced: they must still match the reference (dynamic T/H/W); a reduced
+        # precision export matches its in-memory model there.
         other = parity.parity_input(RELOAD_CHECK_SHAPE, seed=1)
+        exact = precision == "float32"
         cases = [
             ReloadCase(report.input_shape_name, video, actual, RELOAD_TOLERANCE),
             ReloadCase(
                 "x".join(map(str, RELOAD_CHECK_SHAPE)),
                 other,
-                parity.torch_outputs(ported.reference, other),
-                tolerance,
+                parity.torch_outputs(ported.reference, other) if exact else parity.tf_outputs(model, other),
+                tolerance if exact else RELOAD_TOLERANCE,
                 check_call=False,
             ),
         ]
         deploy = deploy_request(ported, deploy_formats, deploy_shape, tolerance)
         ported.reference = None  # free the PyTorch copy of the weights before exporting
         reload_max_abs, files = write_exports(
-            ported.tf_model,
+            model,
             cfg,
             target,
-            lambda reload, written: build_metadata(cfg, sha256, report, reload, written),
+            lambda reload, written: build_metadata(cfg, sha256, report, reload, written, precision, drift),
             overwrite,
             cases,
             formats,
             deploy,
+            deploy_model=ported.tf_model,
         )
     return ConversionResult(
         cfg.name,
@@ -538,4 +585,6 @@ def convert(
         reload_max_abs,
         time.perf_counter() - start,
         files,
+        precision=precision,
+        precision_drift=drift,
     )

@@ -14,9 +14,9 @@ import pytest
 from porting import convert
 from tf_videoswin.errors import DeploymentError, ExportCheckError
 from tf_videoswin.export import METADATA_FILE, ExportMetadata
-from tf_videoswin.export.deploy.proof import ProofInput
 from tf_videoswin.export.deploy.runtimes import open_runner
 from tf_videoswin.export.deploy.targets import DeployTarget
+from tf_videoswin.export.proof import ProofInput
 
 from .conftest import ROOT, STHV2, TINY
 

@@ -54,3 +54,34 @@ def test_precision_is_part_of_the_saved_model_config(tmp_path):
 def test_unknown_precision_is_refused():
     with pytest.raises(ValueError, match="precision must be one of"):
         build_model(TINY, precision="int8")
+
+
+def test_convert_exports_bfloat16_and_records_its_drift(tmp_path, tiny_checkpoint, float32_model, capsys):
+    from porting import convert
+    from tf_videoswin.export import ExportMetadata
+
+    out = tmp_path / "exports"
+    argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
+    assert convert.main([*argv, "--precision", "bfloat16", "--formats", "savedmodel,weights"]) == 0
+    assert "bfloat16 SavedModels (lossy, not exact)" in capsys.readouterr().out
+    export = out / TINY
+    meta = ExportMetadata.read(export)
+    assert meta.precision == "bfloat16"
+    assert (
+        meta.precision_drift["inputs"] == 4
+        and meta.precision_drift["pooled_cosine_min"] >= MIN_COSINE["bfloat16"]
+    )
+    assert max(meta.reload_max_abs.values()) <= 1e-6  # the SavedModels reproduce the bf16 model
+    assert "Precision: bfloat16 (lossy, not exact)" in (export / "README.md").read_text()
+    # The export loads back as a bfloat16 Keras model that gives the SavedModel's numbers.
+    loaded = from_pretrained(export)
+    assert loaded.precision == "bfloat16"
+    video = np.random.default_rng(5).standard_normal((1, 3, 6, 40, 52)).astype(np.float32)
+    served = tf.saved_model.load(str(export / "classifier")).signatures["serving_default"](
+        video=tf.constant(video)
+    )
+    np.testing.assert_allclose(loaded(video)["logits"].numpy(), served["logits"].numpy(), atol=1e-6)
+    assert np.abs(served["logits"].numpy() - float32_model(video)["logits"].numpy()).max() > 1e-5
+    # Another precision for the same checkpoint replaces the export only with --overwrite.
+    assert convert.main(argv) == 2
+    assert "another checkpoint or precision" in capsys.readouterr().err

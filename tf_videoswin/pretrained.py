@@ -29,17 +29,8 @@ def _with_head(model: Recognizer3D, num_classes: int | None, include_top: bool) 
     wanted = 0 if not include_top else (model.config.num_classes if num_classes is None else num_classes)
     if wanted == model.config.num_classes:
         return model
-    fresh = Recognizer3D(model.config.replace(num_classes=wanted), name=model.name)
+    fresh = Recognizer3D(model.config.replace(num_classes=wanted), precision=model.precision, name=model.name)
     fresh.backbone.set_weights(model.backbone.get_weights())
-    return fresh
-
-
-def _with_precision(model: Recognizer3D, precision: str) -> Recognizer3D:
-    """``model``, or a copy computing in ``precision`` with the same (float32) variables' values."""
-    if precision == model.precision:
-        return model
-    fresh = Recognizer3D(model.config, precision=precision, name=model.name)
-    fresh.set_weights(model.get_weights())
     return fresh
 
 
@@ -65,7 +56,7 @@ def from_pretrained(
     sha256: str | None = None,
     trust_checkpoint: bool = False,
     progress: bool = True,
-    precision: str = "float32",
+    precision: str | None = None,
 ) -> Recognizer3D:
     """A Keras :class:`Recognizer3D` with pretrained weights.
 
@@ -86,6 +77,7 @@ def from_pretrained(
         progress: show a download progress bar.
         precision: ``"float32"`` (exact), ``"bfloat16"`` (faster on CPUs with bf16 arithmetic) or
             ``"float16"`` (GPUs): the matmul dtype; see :class:`~tf_videoswin.model.Recognizer3D`.
+            Default: float32 for a checkpoint, the export's own precision for an export.
             ``verify`` checks the float32 port, which the reduced-precision model then shares weights with.
     Returns:
         The model, in inference mode unless called with ``training=True``.
@@ -101,7 +93,8 @@ def from_pretrained(
         >>> tuned = from_pretrained(name, num_classes=10)  # a new head to fine-tune  # doctest: +SKIP
     """
     if _looks_like_path(name) or Path(name).exists():
-        return _with_precision(_with_head(load_export_model(name), num_classes, include_top), precision)
+        model = _with_head(load_export_model(name), num_classes, include_top)
+        return model.with_precision(precision or model.precision)
     cfg = get_variant(str(name))
     from porting.pipeline import port_checkpoint, verify_parity
 
@@ -127,7 +120,7 @@ def from_pretrained(
     if verify:
         report, _, _ = verify_parity(ported, tolerance=tolerance)
         logger.info("parity with reference_torch:\n%s", report.format())
-    return _with_precision(_with_head(ported.tf_model, num_classes, include_top), precision)
+    return _with_head(ported.tf_model, num_classes, include_top).with_precision(precision or "float32")
 
 
 def load_export_model(path: str | os.PathLike) -> Recognizer3D:
@@ -149,7 +142,7 @@ def load_export_model(path: str | os.PathLike) -> Recognizer3D:
     from .export.metadata import ExportMetadata, find_metadata_file
 
     meta = ExportMetadata.read(path)
-    model = Recognizer3D(meta.architecture, name=meta.variant)
+    model = Recognizer3D(meta.architecture, precision=meta.precision, name=meta.variant)
     if (path / "saved_model.pb").is_file():  # one SavedModel folder of an export (or copied on its own)
         return _from_savedmodel(model, path)
     root = find_metadata_file(path).parent
@@ -175,7 +168,7 @@ def _from_savedmodel(model: Recognizer3D, savedmodel: Path) -> Recognizer3D:
     loaded = tf.saved_model.load(str(savedmodel))
     source = list(loaded.variables)
     if model.include_top and len(source) == len(model.backbone.variables):
-        model = Recognizer3D(model.config.replace(num_classes=0), name=model.name)
+        model = Recognizer3D(model.config.replace(num_classes=0), precision=model.precision, name=model.name)
     target = model.variables
     shapes = [tuple(v.shape) for v in source], [tuple(v.shape) for v in target]
     if shapes[0] != shapes[1]:

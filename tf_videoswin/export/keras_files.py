@@ -32,7 +32,7 @@ KERAS_RELOAD_TOLERANCE = 1e-6
 def _reload(fmt: str, path: Path, model: Recognizer3D) -> Recognizer3D:
     if fmt == "keras":
         return keras.saving.load_model(path)
-    fresh = Recognizer3D(model.config, name=model.name, dtype=model.dtype_policy)
+    fresh = Recognizer3D(model.config, precision=model.precision, name=model.name, dtype=model.dtype_policy)
     fresh.load_weights(path)
     return fresh
 

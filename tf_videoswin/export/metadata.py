@@ -66,6 +66,8 @@ class ExportMetadata:
     files: tuple[ExportFile, ...] = ()
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     precision: str = "float32"
+    #: For reduced precision: drift of the SavedModels' outputs from float32 (export.proof.drift).
+    precision_drift: dict[str, Any] = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -129,6 +131,7 @@ class ExportMetadata:
             "source": self.source,
             "accuracy": self.accuracy,
             "precision": self.precision,
+            "precision_drift": self.precision_drift,
             **self.contract(),
             "parity": self.parity,
             "reload_max_abs": self.reload_max_abs,
@@ -175,6 +178,7 @@ class ExportMetadata:
                 files=tuple(ExportFile.from_dict(f) for f in data.get("files", ())),
                 versions=dict(data.get("versions") or {}),
                 precision=str(data.get("precision", "float32")),
+                precision_drift=dict(data.get("precision_drift") or {}),
                 schema_version=version,
             )
         except (TypeError, ValueError, AttributeError) as e:

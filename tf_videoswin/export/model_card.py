@@ -81,6 +81,25 @@ def _deploy_section(meta: ExportMetadata) -> str:
     )
 
 
+def _precision_section(meta: ExportMetadata) -> str:
+    if meta.precision == "float32":
+        return ""
+    d = {k: meta.precision_drift.get(k, float("nan")) for k in ("pooled_cosine_min", "logits_max_abs")}
+    d.update(
+        (k, meta.precision_drift.get(k, float("nan")))
+        for k in ("logits_top5_overlap", "logits_top1_agreement")
+    )
+    return (
+        f"\n## Precision: {meta.precision} (lossy, not exact)\n\n"
+        f"The SavedModels compute every matmul in {meta.precision}; variables, the residual stream, "
+        "LayerNorm statistics, attention logits with bias and mask, the softmax and the head stay float32. "
+        "The float32 port was proven against the reference (above); this export drifts from it, measured "
+        f"over {meta.precision_drift.get('inputs', 0)} seeded inputs: pooled-feature cosine >= "
+        f"{d['pooled_cosine_min']:.6f}, logits max abs {d['logits_max_abs']:.2e}, top-5 overlap "
+        f"{d['logits_top5_overlap']:.2f}, top-1 agreement {d['logits_top1_agreement']:.2f}.\n"
+    )
+
+
 def render_model_card(meta: ExportMetadata) -> str:
     """Markdown in the style of TF-Hub / Kaggle model pages; every number comes from ``meta``."""
     arch = meta.architecture
@@ -174,7 +193,7 @@ model = tf_videoswin.from_pretrained("{variant}")  # this folder
 ```
 
 {accuracy}
-{parity}{_files_table(meta)}{_deploy_section(meta)}
+{parity}{_precision_section(meta)}{_files_table(meta)}{_deploy_section(meta)}
 ## Provenance
 
 - checkpoint: {src.get("checkpoint_url", "-")}

@@ -102,6 +102,14 @@ class Recognizer3D(keras.Model):
             out["logits"] = self.forward_head(pooled, training=training)
         return out
 
+    def with_precision(self, precision: str) -> Recognizer3D:
+        """This model, or a copy computing in ``precision`` with the same variable values."""
+        if check_precision(precision) == self.precision:
+            return self
+        fresh = Recognizer3D(self.config, precision=precision, name=self.name)
+        fresh.set_weights(self.get_weights())
+        return fresh
+
     def get_config(self) -> dict:
         return {
             "name": self.name,

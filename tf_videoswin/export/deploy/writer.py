@@ -24,7 +24,7 @@ from ...model.deploy import KIND_OUTPUTS
 from ...model.recognizer import Recognizer3D
 from ..files import sha256_file
 from ..metadata import ExportFile
-from .proof import ProofInput, batched, drift, max_abs
+from ..proof import ProofInput, batched, drift, max_abs
 from .runtimes import RUNTIMES, open_runner
 from .targets import DeployTarget
 

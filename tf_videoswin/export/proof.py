@@ -1,9 +1,10 @@
-"""Parity and drift of a deployment file's outputs against reference outputs (pure NumPy).
+"""Parity and drift of outputs against reference outputs (pure NumPy).
 
 Parity is the max-abs difference per output on the seeded parity input: a float32 file must stay
-within the port's tolerance. Drift describes lossy files (float16 weights, int8 weights) on several
-seeded inputs: worst max-abs per output, the lowest cosine similarity of pooled features, and how many
-of the reference's top-5 classes the file's logits keep (and whether the top-1 class is kept).
+within the port's tolerance. Drift describes what is lossy on purpose (float16 / int8 deployment files,
+a model computing in bfloat16 or float16) on several seeded inputs: worst max-abs per output, the
+lowest cosine similarity of pooled features, and how many of the reference's top-5 classes the logits
+keep (and whether the top-1 class is kept).
 """
 
 from __future__ import annotations
