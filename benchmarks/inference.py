@@ -1,18 +1,24 @@
-"""Time the exported TF SavedModel against reference_torch on the same clip, in one run.
+"""Time the exported TF SavedModel against reference_torch and other CPU runtimes on one clip, in one run.
 
     python benchmarks/inference.py --variant swin_tiny_patch244_window877_kinetics400_1k --batch 1
-    python benchmarks/inference.py --variant ... --batch 4 --runs 3 --json
+    python benchmarks/inference.py --variant ... --precision bfloat16 --compare openvino,onnxruntime --json
 
-Both models get the same synthetic weights (official layout); the TF side is a classifier export
-written to a temporary directory (or --export DIR) and called through its serving signature.
-Seconds are the median per forward after one warm-up call; ratio = tf / torch.
+Both models get the same synthetic weights (official layout); the TF side is a classifier export in
+``--precision`` written to a temporary directory (or --export DIR) and called through its serving
+signature. Seconds are the median per forward after one warm-up call; ratio = tf / torch.
 
-The same run also measures this machine's arithmetic floor: the model's FLOPs
-(:mod:`tf_videoswin.model.flops`, 2 per MAC) divided by the sustained float32 matmul rate of TensorFlow
-here (a Swin-shaped ``[12544, 384] x [384, 1536]`` matmul), i.e. the time no implementation built on
-these kernels can beat. ``--public-port DIR`` also times a checkout of the public Keras port
-https://github.com/innat/VideoSwin (random weights, channels-last input, graph mode) on the same
-architecture and clip; its code is imported from DIR, never copied here.
+The same run measures this machine's arithmetic floor: the model's FLOPs (:mod:`tf_videoswin.model.flops`,
+2 per MAC) divided by TensorFlow's sustained float32 matmul rate here (a Swin-shaped
+``[12544, 384] x [384, 1536]`` matmul), i.e. the time no implementation built on these kernels can beat.
+The rate is measured three times before and three times after the model timings and the best is kept, so
+a noisy moment cannot lower the floor.
+
+``--compare openvino,onnxruntime`` also times the official graph in those runtimes: ``reference_torch``
+exported by ``torch.onnx.export`` (TorchScript exporter, opset 17), in OpenVINO at f32
+(``INFERENCE_PRECISION_HINT=f32``) and, where the CPU has bf16 arithmetic, at bf16, and in ONNX Runtime;
+each row also reports its max-abs difference from reference_torch. ``--public-port DIR`` times a checkout
+of https://github.com/innat/VideoSwin, the public Keras port, on the same architecture and clip (its code
+is imported from DIR, never copied here).
 """
 
 from __future__ import annotations
@@ -28,8 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
+if __package__ in (None, ""):  # run as a script: import from the checkout and from benchmarks/
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
+
+PRECISIONS = ("float32", "bfloat16", "float16")
+COMPARE = ("openvino", "onnxruntime")
+#: Lowest pooled-feature cosine to float32 that counts as a faithful reduced-precision run.
+DRIFT_COSINE_BOUND = 0.999
 
 
 def _median_seconds(fn, runs: int) -> float:
@@ -42,14 +56,37 @@ def _median_seconds(fn, runs: int) -> float:
     return statistics.median(times)
 
 
-def matmul_gflops(runs: int = 5) -> float:
-    """Sustained float32 GFLOP/s of a TF matmul the size of a Swin-T stage-2 MLP, in graph mode."""
+def cpu_info() -> dict:
+    """The CPU model and the features that decide float32 and bfloat16 speed (Linux /proc/cpuinfo)."""
+    model, flags = "unknown", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == "unknown":
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    except OSError:
+        pass
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
+    features = [f for f in wanted if f in flags]
+    return {
+        "model": model,
+        "features": features,
+        "bf16_arithmetic": "avx512_bf16" in flags or "amx_bf16" in flags,
+        "amx": "amx_bf16" in flags,
+        "cores": os.cpu_count(),
+    }
+
+
+def matmul_gflops(runs: int = 5, dtype: str = "float32") -> float:
+    """Sustained GFLOP/s of a TF matmul the size of a Swin-T stage-2 MLP, in graph mode."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    a = tf.constant(rng.standard_normal((12544, 384)).astype(np.float32))
-    b = tf.constant(rng.standard_normal((384, 1536)).astype(np.float32))
-    product = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
+    a = tf.cast(tf.constant(rng.standard_normal((12544, 384)).astype(np.float32)), dtype)
+    b = tf.cast(tf.constant(rng.standard_normal((384, 1536)).astype(np.float32)), dtype)
+    product = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
     seconds = _median_seconds(lambda: product(a, b).numpy(), runs)
     return 2 * 12544 * 384 * 1536 / seconds / 1e9
 
@@ -68,21 +105,48 @@ def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
     sys.path.insert(0, str(checkout))
     from videoswin import VideoSwinBackbone
 
-    cfg = get_variant(variant)
+    arch = get_variant(variant).arch
     channels_last = np.ascontiguousarray(video.transpose(0, 2, 3, 4, 1))
     backbone = VideoSwinBackbone(
         input_shape=channels_last.shape[1:],
-        window_size=cfg.window_size,
-        embed_dim=cfg.embed_dim,
-        depths=list(cfg.depths),
-        num_heads=list(cfg.num_heads),
+        window_size=arch.window_size,
+        embed_dim=arch.embed_dim,
+        depths=list(arch.depths),
+        num_heads=list(arch.num_heads),
         include_rescaling=False,
     )
-    head = keras.layers.Dense(cfg.num_classes)
+    head = keras.layers.Dense(arch.num_classes)
     pool = keras.layers.GlobalAveragePooling3D()
     forward = tf.function(lambda x: head(pool(backbone(x, training=False))))
     tensor = tf.constant(channels_last)
     return lambda: forward(tensor).numpy()
+
+
+def _compare_rows(reference, variant: str, video: np.ndarray, expected: np.ndarray, runs: int, which, cpu):
+    """Seconds (and max-abs vs reference_torch) of the official graph in OpenVINO and ONNX Runtime."""
+    from formats import torch_onnx_file
+
+    from tf_videoswin.export.deploy.runtimes import open_runner
+
+    rows: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx = Path(tmp) / torch_onnx_file(reference, variant, video.shape, Path(tmp)).path
+        plans = []
+        if "openvino" in which:
+            plans.append(("openvino", "openvino", "f32"))
+            if cpu["bf16_arithmetic"]:
+                plans.append(("openvino_bf16", "openvino", "bf16"))
+        if "onnxruntime" in which:
+            plans.append(("onnxruntime", "onnxruntime", None))
+        for key, runtime, hint in plans:
+            try:
+                runner = open_runner(onnx, runtime, precision_hint=hint)
+                logits = runner.run(video)["logits"]
+                rows[f"{key}_seconds"] = _median_seconds(lambda r=runner: r.run(video), runs)
+                rows[f"{key}_max_abs_diff"] = float(np.abs(logits - expected).max())
+            except Exception as e:  # a runtime that cannot run the graph is a finding, not a crash
+                rows[f"{key}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+    return rows
 
 
 def run(
@@ -93,6 +157,8 @@ def run(
     size: int,
     export: Path | None,
     public_port: Path | None = None,
+    precision: str = "float32",
+    compare: tuple[str, ...] = (),
 ) -> dict:
     import tensorflow as tf
     import torch
@@ -101,19 +167,27 @@ def run(
     from porting.synthetic import synthetic_checkpoint
     from tf_videoswin.export.savedmodel import save_export
 
+    cpu = cpu_info()
+    rates = [matmul_gflops() for _ in range(3)]
     cfg = get_variant(variant)
     ported = port_checkpoint(cfg, synthetic_checkpoint(cfg, seed=0)["state_dict"])
     torch_model = ported.reference
     torch.set_num_threads(os.cpu_count() or 1)
-
+    shape = (batch, 3, frames, size, size)
+    video = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    drift_cosine = 1.0
+    model = ported.tf_model.with_precision(precision)
+    if precision != "float32":
+        exact = ported.tf_model(tf.constant(video), training=False)["pooled"].numpy()
+        reduced = model(tf.constant(video), training=False)["pooled"].numpy()
+        cos = (exact * reduced).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(reduced, axis=1)
+        drift_cosine = float(cos.min())
     with tempfile.TemporaryDirectory() as tmp:
         if export is None:
             export = Path(tmp) / "classifier"
-            save_export(ported.tf_model, "classifier", export)
-        ported.tf_model = None
+            save_export(model, "classifier", export)
+        ported.tf_model = model = None
         serving = tf.saved_model.load(str(export)).signatures["serving_default"]
-        shape = (batch, 3, frames, size, size)
-        video = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
         tf_video = tf.constant(video)
         torch_video = torch.from_numpy(video)
 
@@ -126,44 +200,72 @@ def run(
 
         tf_seconds = _median_seconds(tf_forward, runs)
         torch_seconds = _median_seconds(torch_forward, runs)
-        max_abs = float(np.abs(tf_forward() - torch_forward()).max())
-        public = {}
+        expected = torch_forward()
+        max_abs = float(np.abs(tf_forward() - expected).max())
+        extra = {}
         if public_port is not None:
             public_seconds = _median_seconds(public_port_forward(public_port, variant, video), runs)
-            public = {
-                "public_port_seconds": public_seconds,
-                "public_port_ratio": public_seconds / torch_seconds,
-            }
-        peak = matmul_gflops()
+            extra.update(public_port_seconds=public_seconds, public_port_ratio=public_seconds / torch_seconds)
+        if compare:
+            extra.update(_compare_rows(torch_model, variant, video, expected, runs, compare, cpu))
+    rates += [matmul_gflops() for _ in range(3)]
+    peak = max(rates)
+    if precision == "bfloat16":
+        extra["matmul_bf16_gflops_per_second"] = max(matmul_gflops(dtype="bfloat16") for _ in range(2))
     work = gflop(cfg, frames, size, size) * batch
+    parity_ok = max_abs <= 1e-4 if precision == "float32" else drift_cosine >= DRIFT_COSINE_BOUND
     return {
         "variant": variant,
         "batch": batch,
         "input_shape": list(shape),
+        "precision": precision,
         "tf_seconds": tf_seconds,
         "torch_seconds": torch_seconds,
         "ratio": tf_seconds / torch_seconds,
         "tf_clips_per_second": batch / tf_seconds,
         "torch_clips_per_second": batch / torch_seconds,
         "max_abs_diff": max_abs,
-        "parity_ok": max_abs <= 1e-4,
+        "drift_cosine": drift_cosine,
+        "parity_ok": parity_ok,
         "gflop": work,
         "tf_gflops_per_second": work / tf_seconds,
         "matmul_peak_gflops_per_second": peak,
+        "matmul_gflops_samples": rates,
         "floor_seconds": work / peak,
         "floor_ratio": work / peak / torch_seconds,
-        **public,
+        "tf_floor_multiple": tf_seconds / (work / peak),
+        "bf16_recommended": cpu["bf16_arithmetic"],
+        **extra,
+        "cpu": cpu,
         "cpu_count": os.cpu_count(),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _names(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = sorted(set(names) - set(COMPARE))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown runtime(s) {unknown}; choose from {', '.join(COMPARE)}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", default="swin_tiny_patch244_window877_kinetics400_1k", choices=list(VARIANTS))
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--runs", type=int, default=3, help="timed runs after one warm-up (median reported)")
     p.add_argument("--frames", type=int, default=32)
     p.add_argument("--size", type=int, default=224)
+    p.add_argument(
+        "--precision", choices=PRECISIONS, default="float32", help="what the TF export computes in"
+    )
+    p.add_argument(
+        "--compare",
+        type=_names,
+        default=(),
+        metavar="RUNTIMES",
+        help="also time the official graph (torch.onnx of reference_torch) in openvino,onnxruntime",
+    )
     p.add_argument(
         "--export", type=Path, help="an existing classifier export (default: export to a temp dir)"
     )
@@ -174,31 +276,74 @@ def main(argv: list[str] | None = None) -> int:
         help="a checkout of https://github.com/innat/VideoSwin to time in the same run",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def format_report(r: dict) -> str:
+    cpu = r["cpu"]
+    lines = [
+        f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
+        f"  CPU: {cpu['model']} ({cpu['cores']} cores; {', '.join(cpu['features']) or 'no AVX features'})",
+        f"  TF SavedModel   {r['tf_seconds']:8.3f} s/forward  {r['tf_clips_per_second']:6.3f} clips/s",
+        f"  reference_torch {r['torch_seconds']:8.3f} s/forward  {r['torch_clips_per_second']:6.3f} clips/s",
+    ]
+    for key, name in (
+        ("openvino", "OpenVINO f32 (official graph)"),
+        ("openvino_bf16", "OpenVINO bf16 (official graph)"),
+        ("onnxruntime", "ONNX Runtime (official graph)"),
+    ):
+        if f"{key}_seconds" in r:
+            seconds = r[f"{key}_seconds"]
+            lines.append(
+                f"  {name:<31} {seconds:8.3f} s/forward  TF/this {r['tf_seconds'] / seconds:.3f}"
+                f"  max |diff| vs torch {r[f'{key}_max_abs_diff']:.2e}"
+            )
+        elif f"{key}_error" in r:
+            lines.append(f"  {name:<31} cannot run: {r[f'{key}_error']}")
+    if "public_port_seconds" in r:
+        public, ratio = r["public_port_seconds"], r["public_port_ratio"]
+        lines.append(f"  innat/VideoSwin {public:8.3f} s/forward  ratio to torch {ratio:.3f}")
+    lines += [
+        f"  ratio tf/torch  {r['ratio']:8.3f}",
+        f"  {r['gflop']:.1f} GFLOP: TF at {r['tf_gflops_per_second']:.1f} GFLOP/s; TF float32 matmul peak "
+        f"here {r['matmul_peak_gflops_per_second']:.1f} GFLOP/s (best of {len(r['matmul_gflops_samples'])}) "
+        f"-> floor {r['floor_seconds']:.3f} s; TF = {r['tf_floor_multiple']:.2f}x floor",
+    ]
+    if "matmul_bf16_gflops_per_second" in r:
+        gain = r["matmul_bf16_gflops_per_second"] / r["matmul_peak_gflops_per_second"]
+        lines.append(
+            f"  TF bfloat16 matmul {r['matmul_bf16_gflops_per_second']:.1f} GFLOP/s ({gain:.2f}x float32)"
+        )
+    if r["precision"] != "float32":
+        lines.append(f"  drift vs float32: pooled cosine {r['drift_cosine']:.6f}")
+        if r["precision"] == "bfloat16" and not r["bf16_recommended"]:
+            lines.append(
+                "  this CPU has no bf16 arithmetic (AVX512_BF16 / AMX): bfloat16 is emulated, not recommended"
+            )
+    status = "ok" if r["parity_ok"] else "FAIL"
+    lines.append(f"  max |tf - torch| on logits {r['max_abs_diff']:.2e}  ({status})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     if args.batch < 1 or args.runs < 1:
         p.error("--batch and --runs must be >= 1")
     if args.public_port is not None and not is_public_port_checkout(args.public_port):
         p.error(f"--public-port {args.public_port}: not a checkout of innat/VideoSwin (no videoswin/)")
-    result = run(args.variant, args.batch, args.runs, args.frames, args.size, args.export, args.public_port)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        r = result
-        print(f"{args.variant}  input {r['input_shape']}  ({r['cpu_count']} CPUs)")
-        print(f"  TF SavedModel   {r['tf_seconds']:8.3f} s/forward  {r['tf_clips_per_second']:6.3f} clips/s")
-        torch_rate = r["torch_clips_per_second"]
-        print(f"  reference_torch {r['torch_seconds']:8.3f} s/forward  {torch_rate:6.3f} clips/s")
-        if "public_port_seconds" in r:
-            public = r["public_port_seconds"]
-            print(f"  innat/VideoSwin {public:8.3f} s/forward  ratio to torch {r['public_port_ratio']:.3f}")
-        print(f"  ratio tf/torch  {r['ratio']:8.3f}")
-        print(
-            f"  {r['gflop']:.1f} GFLOP: TF at {r['tf_gflops_per_second']:.1f} GFLOP/s; TF matmul peak here "
-            f"{r['matmul_peak_gflops_per_second']:.1f} GFLOP/s -> floor {r['floor_seconds']:.3f} s "
-            f"(ratio {r['floor_ratio']:.3f})"
-        )
-        status = "ok" if r["parity_ok"] else "FAIL"
-        print(f"  max |tf - torch| on logits {r['max_abs_diff']:.2e}  ({status})")
+    result = run(
+        args.variant,
+        args.batch,
+        args.runs,
+        args.frames,
+        args.size,
+        args.export,
+        args.public_port,
+        args.precision,
+        args.compare,
+    )
+    print(json.dumps(result) if args.json else format_report(result))
     return 0 if result["parity_ok"] else 1
 
 

@@ -26,6 +26,34 @@ def test_inference_benchmark_json(capsys):
     assert result["matmul_peak_gflops_per_second"] > 0
 
 
+def test_reduced_precision_and_runtime_comparison(capsys):
+    argv = ["--variant", TINY, "--frames", "4", "--size", "32", "--runs", "1", "--json"]
+    assert inference.main([*argv, "--precision", "bfloat16", "--compare", "openvino,onnxruntime"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"] == "bfloat16" and 0.999 <= result["drift_cosine"] <= 1.0
+    assert result["max_abs_diff"] > 1e-6  # bfloat16 really ran
+    cpu = result["cpu"]
+    assert (
+        cpu["model"]
+        and isinstance(cpu["features"], list)
+        and result["bf16_recommended"] == cpu["bf16_arithmetic"]
+    )
+    # OpenVINO runs the official graph faithfully in f32; each runtime gives a time or says why it cannot.
+    assert result["openvino_seconds"] > 0 and result["openvino_max_abs_diff"] <= 1e-4
+    assert "onnxruntime_seconds" in result or "onnxruntime_error" in result
+    assert ("openvino_bf16_seconds" in result) == cpu["bf16_arithmetic"]
+    # The floor uses the best of the matmul rates measured before and after the model timings.
+    assert len(result["matmul_gflops_samples"]) == 6
+    assert result["matmul_peak_gflops_per_second"] == max(result["matmul_gflops_samples"])
+    assert result["matmul_bf16_gflops_per_second"] > 0
+
+
+def test_unknown_runtime_to_compare_is_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        inference.main(["--compare", "tensorrt"])
+    assert e.value.code == 2 and "unknown runtime" in capsys.readouterr().err
+
+
 def test_public_port_must_be_a_checkout(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         inference.main(["--public-port", str(tmp_path)])
