@@ -18,18 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from tf_videoswin.errors import ExportCheckError, ExportFormatError, ParityError
-from tf_videoswin.export.files import atomic_directory, sha256_file, sha256_tree, tree_size
-from tf_videoswin.export.keras_files import KERAS_FORMATS, save_keras_files
-from tf_videoswin.export.metadata import (
-    EXPORT_KINDS,
-    METADATA_FILE,
-    ExportFile,
-    ExportMetadata,
-    runtime_versions,
-)
-from tf_videoswin.export.model_card import render_model_card
-from tf_videoswin.export.savedmodel import save_export
+from tf_videoswin.errors import ExportFormatError, ParityError
+from tf_videoswin.export.files import sha256_file
+from tf_videoswin.export.keras_files import KERAS_FORMATS
+from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
+from tf_videoswin.export.writer import SAVEDMODEL, ReloadCase, write_export
 from tf_videoswin.variants import VariantConfig, get_variant, load_labels
 
 from . import parity, validation
@@ -43,7 +36,6 @@ RELOAD_TOLERANCE = 1e-6
 #: A second shape, different from the parity shape and never traced: the export must be shape-dynamic.
 RELOAD_CHECK_SHAPE = (2, 3, 10, 64, 96)
 #: Formats ``convert`` can write. The SavedModels are always written: they are the export.
-SAVEDMODEL = "savedmodel"
 FORMATS = (SAVEDMODEL, *KERAS_FORMATS)
 #: License of the upstream weights (the official repository and mmaction2 are both Apache-2.0).
 UPSTREAM_LICENSE = "Apache-2.0"
@@ -193,78 +185,6 @@ def build_metadata(
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class ReloadCase:
-    """An input, the outputs the reloaded exports must give for it, and how close."""
-
-    name: str
-    video: np.ndarray
-    expected: dict[str, np.ndarray]  # logits, features, pooled
-    tolerance: float
-    check_call: bool = True  # also compare ``__call__``, not only ``serving_default``
-
-
-def verify_reload(export_dir: Path, cases: list[ReloadCase]) -> dict[str, float]:
-    """Reload both SavedModels and compare signatures (and ``__call__``) with expected outputs."""
-    import tensorflow as tf
-
-    worst: dict[str, float] = {}
-    classifier = tf.saved_model.load(str(export_dir / "classifier"))
-    extractor = tf.saved_model.load(str(export_dir / "feature_extractor"))
-    for case in cases:
-        video = tf.constant(case.video)
-        fe = extractor.signatures["serving_default"](video=video)
-        got = {
-            "classifier.serving_default.logits": (
-                classifier.signatures["serving_default"](video=video)["logits"],
-                "logits",
-            ),
-            "feature_extractor.serving_default.features": (fe["features"], "features"),
-            "feature_extractor.serving_default.pooled": (fe["pooled"], "pooled"),
-        }
-        if case.check_call:
-            got["classifier.__call__"] = (classifier(video, training=False), "logits")
-            got["feature_extractor.__call__"] = (extractor(video, training=False), "pooled")
-        for name, (actual, key) in got.items():
-            actual, ref = actual.numpy(), case.expected[key]
-            if actual.shape != ref.shape:
-                raise ExportCheckError(
-                    f"reloaded {name} has shape {actual.shape}, expected {ref.shape} ({case.name})"
-                )
-            diff = float(np.abs(actual - ref).max())
-            worst[f"{name}@{case.name}"] = diff
-            if not diff <= case.tolerance:
-                raise ExportCheckError(
-                    f"reloaded {name} differs by {diff:.3e} (> {case.tolerance:g}) on {case.name}"
-                )
-    return worst
-
-
-def _savedmodel_files(
-    root: Path, reload_max_abs: dict[str, float], cases: list[ReloadCase]
-) -> list[ExportFile]:
-    files = []
-    for kind in EXPORT_KINDS:
-        rows = {k: v for k, v in reload_max_abs.items() if k.startswith(f"{kind}.")}
-        same = cases[0].name
-        files.append(
-            ExportFile(
-                path=kind,
-                format=SAVEDMODEL,
-                sha256=sha256_tree(root / kind, exclude=(METADATA_FILE,)),
-                size_bytes=tree_size(root / kind),
-                kind=kind,
-                parity={
-                    "reload_max_abs": max(v for k, v in rows.items() if k.endswith(f"@{same}")),
-                    "vs_reference_max_abs": max(
-                        (v for k, v in rows.items() if not k.endswith(f"@{same}")), default=0.0
-                    ),
-                },
-            )
-        )
-    return files
-
-
 def write_exports(
     tf_model,
     cfg: VariantConfig,
@@ -274,22 +194,17 @@ def write_exports(
     cases: list[ReloadCase],
     formats: Sequence[str] = (SAVEDMODEL,),
 ) -> tuple[dict[str, float], tuple[ExportFile, ...]]:
-    """Write classifier + feature_extractor (+ Keras files) + metadata + card into ``target`` atomically.
-
-    ``metadata_fn(reload_max_abs, files)`` builds the :class:`ExportMetadata` once everything is verified.
-    """
-    labels = load_labels(cfg)
-    with atomic_directory(target, overwrite=overwrite) as tmp:
-        save_export(tf_model, "classifier", tmp / "classifier", labels=labels)
-        save_export(tf_model, "feature_extractor", tmp / "feature_extractor")
-        reload_max_abs = verify_reload(tmp, cases)
-        files = _savedmodel_files(tmp, reload_max_abs, cases)
-        keras_formats = [f for f in formats if f in KERAS_FORMATS]
-        files += save_keras_files(tf_model, tmp, keras_formats, [cases[0].video], name=cfg.name)
-        metadata = metadata_fn(reload_max_abs, files)
-        metadata.write(tmp)
-        (tmp / "README.md").write_text(render_model_card(metadata), encoding="utf-8")
-    return reload_max_abs, tuple(files)
+    """Write the export of a converted variant (its label set) with :func:`write_export`."""
+    return write_export(
+        tf_model,
+        target,
+        load_labels(cfg),
+        metadata_fn,
+        cases,
+        overwrite=overwrite,
+        formats=formats,
+        name=cfg.name,
+    )
 
 
 def existing_export(target: Path, overwrite: bool = False) -> ExportMetadata | None:
@@ -383,6 +298,7 @@ def convert(
                 parity.torch_outputs(ported.reference, other),
                 tolerance,
                 check_call=False,
+                parity_key="vs_reference_max_abs",
             ),
         ]
         ported.reference = None  # free the PyTorch copy of the weights before exporting
