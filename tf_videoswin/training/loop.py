@@ -31,6 +31,7 @@ from ..video.decode import decode_video
 from ..video.views import make_views
 from .checkpoint import TrainingState, checkpoint_dirs, load_checkpoint, save_checkpoint
 from .data import iterations_per_epoch, train_batches
+from .data import targets as targets_of
 from .optimizer import GroupedAdamW
 from .param_groups import group_variables
 from .recipe import Recipe
@@ -168,6 +169,9 @@ class Trainer:
 
         opts, state = self.options, self.state
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        if self.val is not None and state.iteration == 0 and not state.history:
+            # The starting point, so the history shows what training changed.
+            state.history.append({"epoch": 0, **self.validate()})
         while state.epoch < opts.epochs:
             epoch_start = state.epoch * self.iters_per_epoch
             start = state.iteration - epoch_start
@@ -224,6 +228,10 @@ class Trainer:
         log.flush()
         return loss
 
+    def validate(self) -> dict[str, float | None]:
+        """``val_top1`` and ``val_loss`` (inference mode) on the validation videos."""
+        return validate(self.model, self.val, self.recipe, self.options.multi_label)
+
     def _finish_epoch(self, seconds: float) -> None:
         state = self.state
         record = {
@@ -237,7 +245,7 @@ class Trainer:
         }
         last = state.epoch + 1 == self.options.epochs
         if self.val is not None and ((state.epoch + 1) % self.options.val_every == 0 or last):
-            record["val_top1"] = validate(self.model, self.val, self.recipe, self.options.batch_size)
+            record.update(self.validate())
         logger.info("epoch %d: %s", state.epoch + 1, record)
         state.history.append(record)
         state.epoch += 1
@@ -260,20 +268,28 @@ def val_preprocessing(recipe: Recipe) -> Preprocessing:
     )
 
 
-def validate(model: Recognizer3D, data: LabelledVideos, recipe: Recipe, batch_size: int) -> float | None:
-    """Top-1 accuracy on ``data`` with the val pipeline (videos that fail to decode are left out)."""
+def validate(
+    model: Recognizer3D, data: LabelledVideos, recipe: Recipe, multi_label: bool = False
+) -> dict[str, float | None]:
+    """Top-1 accuracy and mean loss (no label smoothing) on ``data`` with the val pipeline, in
+    inference mode; videos that fail to decode are left out."""
     pre = val_preprocessing(recipe)
     hits = seen = 0
+    loss = 0.0
     for path, labels in zip(data.paths, data.labels, strict=True):
         try:
             views = make_views(decode_video(path, short_side=pre.short_side), pre, "single")
         except VideoError as e:
             logger.warning("skipped in validation: %s", e)
             continue
-        logits = model(tf.constant(views), training=False)["logits"].numpy().mean(axis=0)
-        hits += int(np.argmax(logits)) in labels
+        logits = model(tf.constant(views), training=False)["logits"]
+        target = targets_of([labels], data.num_classes, multi_label)
+        loss += float(classification_loss(logits, tf.constant(target), multi_label))
+        hits += int(np.argmax(logits.numpy()[0])) in labels
         seen += 1
-    return hits / seen if seen else None
+    if not seen:
+        return {"val_top1": None, "val_loss": None}
+    return {"val_top1": hits / seen, "val_loss": loss / seen}
 
 
 def _truncate_log(path: Path, iteration: int) -> None:
