@@ -182,3 +182,25 @@ def test_bad_lists_are_refused(small_view_export, tmp_path, capsys):
     bad.write_text("a.mp4 400\n")  # Kinetics-400: indices 0..399
     code, _, err = _run(capsys, bad, "--model", small_view_export)
     assert code == 2 and "out of range for 400 classes" in err
+
+
+def test_ray_engine_gives_the_local_predictions(small_view_export, labelled, tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    pytest.importorskip("pyarrow")
+    listing, videos = labelled
+    common = [listing, "--model", small_view_export, "--data-root", videos, "--views", "single"]
+    code, local, _ = _run(capsys, *common, "--out", tmp_path / "local.csv")
+    assert code == 0
+    ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        argv = [*common, "--out", tmp_path / "parts", "--engine", "ray", "--num-actors", "1"]
+        code, remote, err = _run(capsys, *argv)
+        assert code == 0, err
+        code, again, _ = _run(capsys, *argv)  # resumes: nothing left to predict
+    finally:
+        ray.shutdown()
+    assert list((tmp_path / "parts").glob("part-*.parquet"))
+    for key in ("top1", "top5", "mean_class_accuracy", "videos", "missing", "undecodable"):
+        assert remote[key] == local[key], key
+    assert sorted(remote["failed"]) == sorted(local["failed"])
+    assert code == 0 and again["already_predicted"] == 6 and again["top1"] == local["top1"]
