@@ -8,12 +8,12 @@ mmaction annotation list (``relative/path.mp4 label`` per line; ``--labels`` nam
 ``--multi-label`` reads ``path l1 l2 ...`` and trains with a sigmoid loss).
 
 The recipe is the variant's official config: AdamW (decay 0.02 Swin-T/S, 0.05 Swin-B) with mmcv's
-parameter groups (backbone lr x0.1; relative-position tables without decay), 2.5 warmup epochs then
-cosine by epoch, gradient accumulation over the config's update_interval, and the training pipeline
-(Kinetics: random clip offset, short side 256, random resized crop, flip; SSv2: frame-uniform, no
-flip, random erasing 0.25, label smoothing 0.1; imgaug's RandAugment is NOT applied). Upstream used 8
-GPUs: an optimizer step saw 64 videos; here it sees --batch-size x --update-interval (scale --lr to
-taste).
+parameter groups (backbone lr x0.1, norms included; relative-position tables lr x1 without decay),
+2.5 warmup epochs then cosine by epoch, gradient accumulation over the config's update_interval,
+and the training pipeline (Kinetics: random clip offset, short side 256, random resized crop, flip;
+SSv2: frame-uniform, no flip, random erasing 0.25, label smoothing 0.1; imgaug's RandAugment is NOT
+applied). Upstream used 8 GPUs: an optimizer step saw 64 videos; here it sees --batch-size x
+--update-interval (scale --lr to taste).
 
 Checkpoints (model, optimizer, accumulators, position) go to --work-dir (default OUTPUT_DIR.train/)
 after every epoch; running the same command again resumes from the newest one. At the end the
@@ -69,7 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", type=Path, help="a folder of class folders, or an annotation list")
-    p.add_argument("--variant", required=True, choices=list(VARIANTS), help="architecture and recipe")
+    p.add_argument(
+        "--variant",
+        required=True,
+        choices=list(VARIANTS),
+        metavar="VARIANT",
+        help=f"architecture and recipe: {', '.join(VARIANTS)}",
+    )
     p.add_argument(
         "--checkpoint",
         type=Path,
