@@ -187,6 +187,12 @@ def test_bad_inputs_exit_2(dataset, tiny_checkpoint, tmp_path, capsys, monkeypat
     (one_class / "only").mkdir(parents=True)
     assert finetune.main(_argv(one_class, held_out, tiny_checkpoint, tmp_path / "a")) == 2
     assert "expected one sub-folder of videos per class, found 1" in capsys.readouterr().err
+    not_an_export = tmp_path / "mine"
+    not_an_export.mkdir()
+    (not_an_export / "notes.txt").write_text("keep me")
+    assert finetune.main(_argv(train, held_out, tiny_checkpoint, not_an_export)) == 2
+    assert "exists and is not an export" in capsys.readouterr().err
+    assert (not_an_export / "notes.txt").read_text() == "keep me"
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     assert finetune.main(_argv(train, held_out, tiny_checkpoint, tmp_path / "b")) == 2
     assert "pip install 'tf-videoswin[convert]'" in capsys.readouterr().err

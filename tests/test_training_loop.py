@@ -74,6 +74,16 @@ def test_multi_label_run_trains(videos, tmp_path):
     assert all(np.isfinite(losses)) and losses[-1] < losses[0]
 
 
+def test_new_head_is_initialised_as_upstream():
+    from tf_videoswin.training.model import init_head
+
+    model = _model(num_classes=400)
+    init_head(model)
+    kernel, bias = model.cls_head.fc_cls.kernel.numpy(), model.cls_head.fc_cls.bias.numpy()
+    assert kernel.shape == (32, 400) and abs(kernel.std() - 0.01) < 0.0005 and abs(kernel.mean()) < 0.0005
+    assert not bias.any()
+
+
 def test_losses_are_mmactions():
     logits = tf.constant([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
     labels = tf.constant([0, 1])

@@ -138,7 +138,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.engine == "local" and out.suffix != ".csv":
         raise ExportFormatError(f"--out must end with .csv for the local engine, got {out}")
     identity = {
-        "export": str(serving.path),
+        "export": str(serving.path.resolve()),
         "variant": meta.variant,
         "classifier_sha256": next((f.sha256 for f in meta.files if f.path == "classifier"), None),
         "views": args.views,

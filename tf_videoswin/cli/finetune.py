@@ -259,8 +259,19 @@ def _run(args: argparse.Namespace) -> int:
                 run["epochs"],
             )
     existing = _existing_export(args.output_dir)
-    if existing is not None and existing.source.get("run_id") != run_id and not args.overwrite:
-        raise FileExistsError(f"{args.output_dir} already holds an export of another run; pass --overwrite")
+    if args.output_dir.exists() and not args.overwrite:
+        if existing is None:
+            raise FileExistsError(
+                f"{args.output_dir} exists and is not an export; pass --overwrite to replace it"
+            )
+        if existing.source.get("run_id") != run_id:
+            raise FileExistsError(
+                f"{args.output_dir} already holds an export of another run; pass --overwrite"
+            )
+    if saved is None and checkpoint_dirs(work_dir):
+        raise TrainingError(
+            f"{work_dir} holds checkpoints of an unknown run; use another --work-dir or --restart"
+        )
 
     import keras
 

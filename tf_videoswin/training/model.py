@@ -49,6 +49,7 @@ def build_finetune_model(
         if meta.architecture.replace(num_classes=0) != cfg.arch.replace(num_classes=0):
             raise TrainingError(f"{checkpoint} is not a {cfg.name} backbone (variant {meta.variant})")
         model = from_pretrained(Path(checkpoint), num_classes=num_classes)
+        init_head(model)
         return model, {
             "checkpoint_url": meta.source.get("checkpoint_url", str(checkpoint)),
             "checkpoint_sha256": meta.source.get("checkpoint_sha256"),
@@ -58,9 +59,19 @@ def build_finetune_model(
     model = from_pretrained(
         cfg.name, checkpoint=checkpoint, num_classes=num_classes, trust_checkpoint=trust_checkpoint
     )
+    init_head(model)
     if checkpoint is None:
         return model, {"checkpoint_url": cfg.url, "checkpoint_sha256": cfg.checkpoint_sha256}
     return model, {"checkpoint_url": str(checkpoint), "checkpoint_sha256": sha256_file(checkpoint)}
+
+
+def init_head(model: Recognizer3D, std: float = 0.01) -> None:
+    """Upstream's ``I3DHead.init_weights``: ``normal_init(fc_cls, std=0.01)`` (normal weights, zero bias)."""
+    import keras
+
+    fc = model.cls_head.fc_cls
+    fc.kernel.assign(keras.initializers.RandomNormal(stddev=std)(fc.kernel.shape))
+    fc.bias.assign(keras.ops.zeros(fc.bias.shape))
 
 
 def rebuild_model(architecture: dict[str, Any], name: str) -> Recognizer3D:
