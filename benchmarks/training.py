@@ -8,7 +8,8 @@ variant with a 400-class head, the variant's upstream optimizer (AdamW per param
 warm-up step (tracing), then ``--steps`` timed steps of forward + backward + accumulate + optimizer
 update on a random ``[batch, 3, frames, size, size]`` clip in training mode. Reported per mode: median
 step seconds, peak RSS of the child (getrusage) and its RSS before the first step (model and
-optimizer state), so ``peak - before`` is what the step itself needs.
+optimizer state), so ``peak - before`` is what the step itself needs. ``--max-rss-gb`` stops a mode
+whose memory passes a limit (reported as ``exceeded_rss_gb``) instead of letting it exhaust a shared host.
 """
 
 from __future__ import annotations
@@ -34,8 +35,26 @@ def _rss_gb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 1024**3
 
 
+def _watch_rss(limit_gb: float, mode: str) -> None:
+    """Stop this process (and say so) once its RSS passes ``limit_gb``: on a shared machine an
+    oversized run must not push others into the OOM killer."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            rss = _rss_gb()
+            if rss > limit_gb:
+                print(json.dumps({"mode": mode, "exceeded_rss_gb": limit_gb, "rss_gb": rss}), flush=True)
+                os._exit(3)
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def child(args: argparse.Namespace) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if args.max_rss_gb:
+        _watch_rss(args.max_rss_gb, args.child)
     import numpy as np
     import tensorflow as tf
 
@@ -95,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=3, help="timed steps after one warm-up step")
     p.add_argument("--modes", default="plain,recompute", help="comma-separated: plain, recompute")
     p.add_argument("--compile", action="store_true", help="trace the step with tf.function")
+    p.add_argument(
+        "--max-rss-gb",
+        type=float,
+        help="stop a mode whose resident memory passes this (reported as exceeded)",
+    )
     p.add_argument("--json", action="store_true")
     p.add_argument("--child", choices=("plain", "recompute"), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -108,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--variant", args.variant]
         cmd += ["--batch", str(args.batch), "--frames", str(args.frames), "--size", str(args.size)]
         cmd += ["--steps", str(args.steps)] + (["--compile"] if args.compile else [])
+        cmd += ["--max-rss-gb", str(args.max_rss_gb)] if args.max_rss_gb else []
         proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode == 3 and "exceeded_rss_gb" in proc.stdout:
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+            continue
         if proc.returncode:
             print(proc.stderr[-3000:], file=sys.stderr)
             return proc.returncode
@@ -117,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(results))
         return 0
     for r in results:
+        if "exceeded_rss_gb" in r:
+            print(f"{r['mode']:>9}  stopped: resident memory passed {r['exceeded_rss_gb']:g} GB")
+            continue
         print(
             f"{r['mode']:>9}  {'x'.join(map(str, r['input_shape']))}  step {r['step_seconds']:.2f} s "
             f"(warm-up {r['warmup_seconds']:.1f} s)  peak RSS {r['peak_rss_gb']:.2f} GB "
