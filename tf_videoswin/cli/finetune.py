@@ -288,6 +288,11 @@ def _run(args: argparse.Namespace) -> int:
     write_run(work_dir, {**run, "base": base})
     trainer = Trainer(model, data, recipe, options, work_dir, val)
     trainer.restore()
+    if trainer.state.epoch > options.epochs:
+        raise TrainingError(
+            f"{work_dir} has already trained {trainer.state.epoch} epochs, "
+            f"more than --epochs {options.epochs}"
+        )
     done_before = trainer.state.epoch >= options.epochs
     same = existing is not None and existing.source.get("run_id") == run_id
     if done_before and same and existing.source.get("epochs") == options.epochs:
