@@ -149,7 +149,7 @@ def test_compare_torch_agrees_on_the_same_views(
     out = tmp_path / "cmp.csv"
     code, doc, err = _run(
         capsys, listing, "--model", small_view_export, "--data-root", videos, "--out", out,
-        "--compare-torch", tiny_checkpoint,
+        "--compare-torch", tiny_checkpoint, "--views", "single",
     )  # fmt: skip
     assert code == 0, err
     cmp = doc["compare_torch"]
