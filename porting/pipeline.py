@@ -18,24 +18,17 @@ from typing import Any
 
 import numpy as np
 
-from tf_videoswin.errors import ExportCheckError, ExportFormatError, ParityError
+from tf_videoswin.errors import ExportFormatError, ParityError
 from tf_videoswin.export.deploy.targets import (
     DEFAULT_DEPLOY_SHAPE,
     DEPLOY_FORMATS,
     DeployTarget,
     plan_targets,
 )
-from tf_videoswin.export.files import atomic_directory, sha256_file, sha256_tree, tree_size
-from tf_videoswin.export.keras_files import KERAS_FORMATS, save_keras_files
-from tf_videoswin.export.metadata import (
-    EXPORT_KINDS,
-    METADATA_FILE,
-    ExportFile,
-    ExportMetadata,
-    runtime_versions,
-)
-from tf_videoswin.export.model_card import render_model_card
-from tf_videoswin.export.savedmodel import save_export
+from tf_videoswin.export.files import sha256_file
+from tf_videoswin.export.keras_files import KERAS_FORMATS
+from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
+from tf_videoswin.export.writer import SAVEDMODEL, ReloadCase, write_export
 from tf_videoswin.model.functional import check_precision
 from tf_videoswin.variants import VariantConfig, get_variant, load_labels
 
@@ -50,7 +43,6 @@ RELOAD_TOLERANCE = 1e-6
 #: Exports are also checked at a shape they were never traced at: they must be shape-dynamic.
 RELOAD_CHECK_SHAPE = parity.SECOND_PARITY_SHAPE
 #: Formats ``convert`` can write. The SavedModels are always written: they are the export.
-SAVEDMODEL = "savedmodel"
 FORMATS = (SAVEDMODEL, *KERAS_FORMATS, *DEPLOY_FORMATS)
 #: Seeds of the extra inputs on which lossy deployment files (float16, int8) report their drift
 #: (the parity input is seed 0).
@@ -245,78 +237,6 @@ def build_metadata(
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class ReloadCase:
-    """An input, the outputs the reloaded exports must give for it, and how close."""
-
-    name: str
-    video: np.ndarray
-    expected: dict[str, np.ndarray]  # logits, features, pooled
-    tolerance: float
-    check_call: bool = True  # also compare ``__call__``, not only ``serving_default``
-
-
-def verify_reload(export_dir: Path, cases: list[ReloadCase]) -> dict[str, float]:
-    """Reload both SavedModels and compare signatures (and ``__call__``) with expected outputs."""
-    import tensorflow as tf
-
-    worst: dict[str, float] = {}
-    classifier = tf.saved_model.load(str(export_dir / "classifier"))
-    extractor = tf.saved_model.load(str(export_dir / "feature_extractor"))
-    for case in cases:
-        video = tf.constant(case.video)
-        fe = extractor.signatures["serving_default"](video=video)
-        got = {
-            "classifier.serving_default.logits": (
-                classifier.signatures["serving_default"](video=video)["logits"],
-                "logits",
-            ),
-            "feature_extractor.serving_default.features": (fe["features"], "features"),
-            "feature_extractor.serving_default.pooled": (fe["pooled"], "pooled"),
-        }
-        if case.check_call:
-            got["classifier.__call__"] = (classifier(video, training=False), "logits")
-            got["feature_extractor.__call__"] = (extractor(video, training=False), "pooled")
-        for name, (actual, key) in got.items():
-            actual, ref = actual.numpy(), case.expected[key]
-            if actual.shape != ref.shape:
-                raise ExportCheckError(
-                    f"reloaded {name} has shape {actual.shape}, expected {ref.shape} ({case.name})"
-                )
-            diff = float(np.abs(actual - ref).max())
-            worst[f"{name}@{case.name}"] = diff
-            if not diff <= case.tolerance:
-                raise ExportCheckError(
-                    f"reloaded {name} differs by {diff:.3e} (> {case.tolerance:g}) on {case.name}"
-                )
-    return worst
-
-
-def _savedmodel_files(
-    root: Path, reload_max_abs: dict[str, float], cases: list[ReloadCase]
-) -> list[ExportFile]:
-    files = []
-    for kind in EXPORT_KINDS:
-        rows = {k: v for k, v in reload_max_abs.items() if k.startswith(f"{kind}.")}
-        same = cases[0].name
-        files.append(
-            ExportFile(
-                path=kind,
-                format=SAVEDMODEL,
-                sha256=sha256_tree(root / kind, exclude=(METADATA_FILE,)),
-                size_bytes=tree_size(root / kind),
-                kind=kind,
-                parity={
-                    "reload_max_abs": max(v for k, v in rows.items() if k.endswith(f"@{same}")),
-                    "vs_reference_max_abs": max(
-                        (v for k, v in rows.items() if not k.endswith(f"@{same}")), default=0.0
-                    ),
-                },
-            )
-        )
-    return files
-
-
 def write_exports(
     tf_model,
     cfg: VariantConfig,
@@ -328,36 +248,35 @@ def write_exports(
     deploy: DeployRequest | None = None,
     deploy_model=None,
 ) -> tuple[dict[str, float], tuple[ExportFile, ...]]:
-    """Write classifier + feature_extractor (+ Keras files, + deployment files) + metadata + card into
-    ``target`` atomically.
+    """Write the export of a converted variant (its label set) with :func:`write_export`, plus the
+    deployment files of ``deploy``, made from ``deploy_model`` (the float32 model; default ``tf_model``)."""
 
-    ``metadata_fn(reload_max_abs, files)`` builds the :class:`ExportMetadata` once everything is verified.
-    Deployment files come from ``deploy_model`` (the float32 model; default ``tf_model``).
-    """
-    labels = load_labels(cfg)
-    with atomic_directory(target, overwrite=overwrite) as tmp:
-        save_export(tf_model, "classifier", tmp / "classifier", labels=labels)
-        save_export(tf_model, "feature_extractor", tmp / "feature_extractor")
-        reload_max_abs = verify_reload(tmp, cases)
-        files = _savedmodel_files(tmp, reload_max_abs, cases)
-        keras_formats = [f for f in formats if f in KERAS_FORMATS]
-        files += save_keras_files(tf_model, tmp, keras_formats, [cases[0].video], name=cfg.name)
-        if deploy is not None and deploy.targets:
-            from tf_videoswin.export.deploy.writer import write_deploy_files
+    def deployment_files(folder: Path) -> list[ExportFile]:
+        if deploy is None or not deploy.targets:
+            return []
+        from tf_videoswin.export.deploy.writer import write_deploy_files
 
-            files += write_deploy_files(
-                deploy_model or tf_model,
-                tmp,
-                cfg.name,
-                deploy.targets,
-                deploy.parity,
-                deploy.drift,
-                deploy.tolerance,
-            )
-        metadata = metadata_fn(reload_max_abs, files)
-        metadata.write(tmp)
-        (tmp / "README.md").write_text(render_model_card(metadata), encoding="utf-8")
-    return reload_max_abs, tuple(files)
+        return write_deploy_files(
+            deploy_model or tf_model,
+            folder,
+            cfg.name,
+            deploy.targets,
+            deploy.parity,
+            deploy.drift,
+            deploy.tolerance,
+        )
+
+    return write_export(
+        tf_model,
+        target,
+        load_labels(cfg),
+        metadata_fn,
+        cases,
+        overwrite=overwrite,
+        formats=formats,
+        name=cfg.name,
+        extra_files=deployment_files,
+    )
 
 
 def existing_export(target: Path, overwrite: bool = False) -> ExportMetadata | None:
@@ -561,6 +480,7 @@ def convert(
                 parity.torch_outputs(ported.reference, other) if exact else parity.tf_outputs(model, other),
                 tolerance if exact else RELOAD_TOLERANCE,
                 check_call=False,
+                parity_key="vs_reference_max_abs" if exact else "reload_max_abs",
             ),
         ]
         deploy = deploy_request(ported, deploy_formats, deploy_shape, tolerance)

@@ -3,7 +3,7 @@
 import pytest
 
 from porting import convert
-from porting import pipeline as conversion
+from tf_videoswin.export import writer
 from tf_videoswin.export.files import atomic_directory
 
 from .conftest import TINY
@@ -34,14 +34,14 @@ def test_interrupted_export_keeps_previous_export(
     previous = out / TINY
     previous.mkdir()
     (previous / "marker.txt").write_text("previous export")
-    real_save = conversion.save_export
+    real_save = writer.save_export  # the export writer shared by convert and finetune
 
     def save_then_die(model, kind, path, labels=None):
         real_save(model, kind, path, labels)
         if kind == "feature_extractor":
             raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(conversion, "save_export", save_then_die)
+    monkeypatch.setattr(writer, "save_export", save_then_die)
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), "--overwrite"]
     assert convert.main(argv) == 2
     assert "disk full (simulated)" in capsys.readouterr().err

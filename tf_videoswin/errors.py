@@ -67,6 +67,14 @@ class DownloadError(VideoSwinError, RuntimeError):
     """A download failed; the message names the URL and the reason."""
 
 
+class DatasetError(VideoSwinError, ValueError):
+    """An annotation list or class-folder dataset that cannot be used (the message names file and line)."""
+
+
+class TrainingError(VideoSwinError, RuntimeError):
+    """A fine-tuning run that cannot start or resume (bad settings, or a checkpoint of another run)."""
+
+
 class VideoError(VideoSwinError, RuntimeError):
     """A video that cannot be used: missing, empty, unreadable or without frames.
 

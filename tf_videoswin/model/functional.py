@@ -69,13 +69,24 @@ def gelu(x: tf.Tensor) -> tf.Tensor:
     return tf.nn.gelu(x, approximate=False)
 
 
-def drop_path(x: tf.Tensor, rate: tf.Tensor | float, training: bool) -> tf.Tensor:
-    """Stochastic depth: drop the residual branch per sample with probability ``rate`` when training."""
+def drop_path(
+    x: tf.Tensor, rate: tf.Tensor | float, training: bool, seed: tf.Tensor | None = None
+) -> tf.Tensor:
+    """Stochastic depth: drop the residual branch per sample with probability ``rate`` when training.
+
+    ``seed`` (a ``[2]`` int32 tensor) draws the mask statelessly, so the same seed gives the same mask
+    (gradient checkpointing recomputes a block and must see the mask of its forward pass); without it
+    the mask comes from TensorFlow's global generator.
+    """
     if not training:
         return x
     keep = 1.0 - tf.cast(rate, x.dtype)
     shape = tf.concat([tf.shape(x)[:1], tf.ones([x.shape.rank - 1], tf.int32)], axis=0)
-    return x / keep * tf.floor(keep + tf.random.uniform(shape, dtype=x.dtype))
+    if seed is None:
+        noise = tf.random.uniform(shape, dtype=x.dtype)
+    else:
+        noise = tf.random.stateless_uniform(shape, seed, dtype=x.dtype)
+    return x / keep * tf.floor(keep + noise)
 
 
 def relative_position_bias(table: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
@@ -159,13 +170,16 @@ def swin_block(
     shifted: bool,
     training: bool,
     precision: str = "float32",
+    seed: tf.Tensor | None = None,
 ) -> tf.Tensor:
     """One Swin block on channels-last float32 ``(B, D, H, W, C)``: pre-norm (shifted-)window attention
     and MLP, each with a residual; padding after ``norm1`` and cropping as upstream.
 
+    ``seed``: optional ``[2]`` int32 seed of the two stochastic-depth masks (see :func:`drop_path`).
     Plain Python: each stage wraps it in its own ``tf.function`` (:func:`block_function`).
     """
     compute = tf.as_dtype(precision)
+    seeds = (None, None) if seed is None else (seed, seed + tf.constant([0, 1], seed.dtype))
     size = geometry.size
     y = tf.pad(layer_norm(x, params.norm1_gamma, params.norm1_beta, out_dtype=compute), geometry.paddings)
     if shifted:
@@ -177,12 +191,12 @@ def swin_block(
     if shifted:
         y = tf.roll(y, shift=geometry.shift, axis=[1, 2, 3])
     y = tf.slice(y, [0, 0, 0, 0, 0], tf.concat([[-1], size, [-1]], axis=0))
-    x = x + drop_path(tf.cast(y, x.dtype), drop_rate, training)
+    x = x + drop_path(tf.cast(y, x.dtype), drop_rate, training, seeds[0])
     # The MLP runs one (batch, time) slice at a time so the 4C-wide hidden activations stay in cache.
     shape = tf.shape(x)
     slices = tf.reshape(x, [shape[0] * shape[1], shape[2] * shape[3], x.shape[-1]])
     y = tf.reshape(tf.map_fn(lambda s: mlp(s, params, compute), slices, parallel_iterations=2), shape)
-    return x + drop_path(y, drop_rate, training)
+    return x + drop_path(y, drop_rate, training, seeds[1])
 
 
 def block_function():

@@ -77,6 +77,25 @@ class Recognizer3D(keras.Model):
     def include_top(self) -> bool:
         return self.cls_head is not None
 
+    @property
+    def gradient_checkpointing(self) -> bool:
+        """Whether the Swin blocks recompute their activations in the backward pass."""
+        return any(block.recompute for layer in self.backbone.layers for block in layer.blocks)
+
+    def set_gradient_checkpointing(self, enabled: bool = True) -> None:
+        """Run every Swin block under ``tf.recompute_grad`` (training memory for compute).
+
+        The backward pass recomputes each block from its input instead of keeping its activations:
+        peak training memory falls to the block inputs plus one block's activations, for about one
+        more forward pass of compute. Outputs and gradients are those of the plain model (each block's
+        stochastic-depth masks come from one seed, drawn before the block, so the recomputation drops
+        the same samples). Off by default; a runtime switch that is neither saved nor exported
+        (turn it off before tracing an export).
+        """
+        for layer in self.backbone.layers:
+            for block in layer.blocks:
+                block.recompute = bool(enabled)
+
     def forward_features(
         self, video: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None
     ) -> tf.Tensor:

@@ -66,12 +66,45 @@ class SwinTransformerBlock3D(keras.layers.Layer):
             value(self.mlp.fc2.bias),
         )
 
+    #: Gradient checkpointing (opt-in; a runtime switch, not part of the config): recompute this
+    #: block's activations in the backward pass instead of keeping them. Set through
+    #: :meth:`~tf_videoswin.model.recognizer.Recognizer3D.set_gradient_checkpointing`.
+    recompute: bool = False
+
     def call(self, x: tf.Tensor, geometry: WindowGeometry, training: bool | None = None) -> tf.Tensor:
         training = bool(training) and self.drop_path.rate > 0.0
         rate = tf.constant(self.drop_path.rate, x.dtype)
+        if self.recompute:
+            return self._recomputed(x, geometry, rate, training)
         return self._block_fn(
             x, geometry, self.params(), rate, self.num_heads, self.shifted, training, self.precision
         )
+
+    def _recomputed(
+        self, x: tf.Tensor, geometry: WindowGeometry, rate: tf.Tensor, training: bool
+    ) -> tf.Tensor:
+        """:func:`swin_block` under ``tf.recompute_grad``: only the block's input and weights are kept
+        for the backward pass, which runs the block again.
+
+        The weights enter as arguments (read once, outside), so their gradients flow through the
+        recomputation without variable capture. The stochastic-depth masks come from one seed drawn
+        here, outside, so the recomputed forward drops the same samples as the original one.
+        """
+        params = self.params()
+        flat = tf.nest.flatten(params)
+        present = [i for i, t in enumerate(flat) if t is not None]  # qkv_bias may be None
+        seed = tf.random.uniform([2], maxval=tf.int32.max, dtype=tf.int32) if training else None
+
+        def block(x: tf.Tensor, *weights: tf.Tensor) -> tf.Tensor:
+            values = list(flat)
+            for i, w in zip(present, weights, strict=True):
+                values[i] = w
+            p = tf.nest.pack_sequence_as(params, values)
+            return self._block_fn(
+                x, geometry, p, rate, self.num_heads, self.shifted, training, self.precision, seed
+            )
+
+        return tf.recompute_grad(block)(x, *(flat[i] for i in present))
 
     def get_config(self) -> dict:
         return {

@@ -1,0 +1,21 @@
+"""The training benchmark runs end to end at a tiny size (the recompute mode: one child process; the
+plain mode differs only in not switching recompute on)."""
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import training  # noqa: E402
+
+
+def test_training_benchmark_json(capsys):
+    argv = ["--frames", "4", "--size", "32", "--batch", "1", "--steps", "1", "--modes", "recompute", "--json"]
+    assert training.main(argv) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert [r["mode"] for r in results] == ["recompute"]
+    for r in results:
+        assert r["input_shape"] == [1, 3, 4, 32, 32]
+        assert r["step_seconds"] > 0 and r["peak_rss_gb"] >= r["rss_before_gb"] > 0

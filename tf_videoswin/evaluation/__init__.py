@@ -1,0 +1,9 @@
+"""Measuring accuracy on labelled videos: mmaction's metrics, a resumable prediction store, and the
+PyTorch reference on the same views.
+
+- :mod:`.metrics`: ``top_k_accuracy`` and ``mean_class_accuracy`` as mmaction computes them;
+- :mod:`.store`: per-video predictions in CSV (local engine) or Parquet parts (Ray engine);
+- :mod:`.reference`: ``reference_torch`` probabilities on the views the export saw.
+
+The app is ``python -m tf_videoswin.evaluate`` (:mod:`tf_videoswin.cli.evaluate`).
+"""
