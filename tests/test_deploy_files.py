@@ -245,9 +245,10 @@ def test_failed_conversion_exits_2_and_writes_nothing(tmp_path, tiny_checkpoint,
 
     monkeypatch.setattr("tf_videoswin.export.deploy.tflite_file.convert_tflite", broken)
     # The SavedModels before it are tested elsewhere; a stand-in keeps this test fast.
-    monkeypatch.setattr("porting.pipeline.save_export", lambda model, kind, path, **kw: Path(path).mkdir())
-    monkeypatch.setattr("porting.pipeline.verify_reload", lambda export_dir, cases: {})
-    monkeypatch.setattr("porting.pipeline._savedmodel_files", lambda root, reload, cases: [])
+    writer = "tf_videoswin.export.writer"
+    monkeypatch.setattr(f"{writer}.save_export", lambda model, kind, path, **kw: Path(path).mkdir())
+    monkeypatch.setattr(f"{writer}.verify_reload", lambda export_dir, cases: {})
+    monkeypatch.setattr(f"{writer}.savedmodel_files", lambda root, reload, cases: [])
     out = tmp_path / "out"
     argv = [
         "--variant",

@@ -214,7 +214,7 @@ def test_plan_export_skips_adds_formats_or_refuses(tiny_export, tmp_path):
         ("savedmodel", "keras", "weights"),
         True,
     )
-    with pytest.raises(FileExistsError, match="another checkpoint; pass --overwrite"):
+    with pytest.raises(FileExistsError, match="another checkpoint or precision; pass --overwrite"):
         plan_export(meta, cfg, "0" * 64, ("savedmodel",), False, tiny_export)
     assert plan_export(meta, cfg, "0" * 64, ("savedmodel",), True, tiny_export) == (
         "write",

@@ -169,8 +169,9 @@ def swin_block(
     num_heads: int,
     shifted: bool,
     training: bool,
-    precision: str = "float32",
     seed: tf.Tensor | None = None,
+    *,
+    precision: str = "float32",
 ) -> tf.Tensor:
     """One Swin block on channels-last float32 ``(B, D, H, W, C)``: pre-norm (shifted-)window attention
     and MLP, each with a residual; padding after ``norm1`` and cropping as upstream.

@@ -77,7 +77,14 @@ class SwinTransformerBlock3D(keras.layers.Layer):
         if self.recompute:
             return self._recomputed(x, geometry, rate, training)
         return self._block_fn(
-            x, geometry, self.params(), rate, self.num_heads, self.shifted, training, self.precision
+            x,
+            geometry,
+            self.params(),
+            rate,
+            self.num_heads,
+            self.shifted,
+            training,
+            precision=self.precision,
         )
 
     def _recomputed(
@@ -101,7 +108,15 @@ class SwinTransformerBlock3D(keras.layers.Layer):
                 values[i] = w
             p = tf.nest.pack_sequence_as(params, values)
             return self._block_fn(
-                x, geometry, p, rate, self.num_heads, self.shifted, training, self.precision, seed
+                x,
+                geometry,
+                p,
+                rate,
+                self.num_heads,
+                self.shifted,
+                training,
+                seed,
+                precision=self.precision,
             )
 
         return tf.recompute_grad(block)(x, *(flat[i] for i in present))
