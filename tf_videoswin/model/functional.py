@@ -161,6 +161,34 @@ def mlp(x: tf.Tensor, p: BlockParams, compute_dtype: tf.DType = tf.float32) -> t
     return tf.cast(linear(hidden, p.fc2_kernel, p.fc2_bias), x.dtype)
 
 
+def cast_matmul_weights(params: BlockParams, dtype: tf.DType) -> BlockParams:
+    """``params`` with the matmul kernels and biases in ``dtype`` (norms and the bias table stay).
+
+    Done once per block, outside the window and slice loops: inside them a cast would run again
+    for every window (~5% of a bfloat16 Swin-T forward).
+    """
+    if dtype == tf.float32:
+        return params
+
+    def cast(t: tf.Tensor | None) -> tf.Tensor | None:
+        return None if t is None else tf.cast(t, dtype)
+
+    a = params.attn
+    attn = a._replace(
+        qkv_kernel=cast(a.qkv_kernel),
+        qkv_bias=cast(a.qkv_bias),
+        proj_kernel=cast(a.proj_kernel),
+        proj_bias=cast(a.proj_bias),
+    )
+    return params._replace(
+        attn=attn,
+        fc1_kernel=cast(params.fc1_kernel),
+        fc1_bias=cast(params.fc1_bias),
+        fc2_kernel=cast(params.fc2_kernel),
+        fc2_bias=cast(params.fc2_bias),
+    )
+
+
 def swin_block(
     x: tf.Tensor,
     geometry: WindowGeometry,
@@ -180,6 +208,7 @@ def swin_block(
     Plain Python: each stage wraps it in its own ``tf.function`` (:func:`block_function`).
     """
     compute = tf.as_dtype(precision)
+    params = cast_matmul_weights(params, compute)
     seeds = (None, None) if seed is None else (seed, seed + tf.constant([0, 1], seed.dtype))
     size = geometry.size
     y = tf.pad(layer_norm(x, params.norm1_gamma, params.norm1_beta, out_dtype=compute), geometry.paddings)
