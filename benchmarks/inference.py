@@ -58,16 +58,21 @@ def _median_seconds(fn, runs: int) -> float:
 
 def cpu_info() -> dict:
     """The CPU model and the features that decide float32 and bfloat16 speed (Linux /proc/cpuinfo)."""
-    model, flags = "unknown", set()
+    model, flags, ids = "unknown", set(), {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == "unknown":
+            key = key.strip()
+            if key == "model name" and model == "unknown":
                 model = value.strip()
-            elif key.strip() == "flags" and not flags:
+            elif key in ("cpu family", "model") and key not in ids:
+                ids[key] = value.strip()
+            elif key == "flags" and not flags:
                 flags = set(value.split())
     except OSError:
         pass
+    if len(ids) == 2:  # virtual machines often hide the marketing name ("AMD EPYC"); these identify it
+        model = f"{model} (family {ids['cpu family']} model {ids['model']})"
     wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_bf16")
     features = [f for f in wanted if f in flags]
     return {
