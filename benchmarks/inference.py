@@ -5,7 +5,9 @@
 
 Both models get the same synthetic weights (official layout); the TF side is a classifier export in
 ``--precision`` written to a temporary directory (or --export DIR) and called through its serving
-signature. Seconds are the median per forward after one warm-up call; ratio = tf / torch.
+signature. Seconds are the median per forward after one warm-up call, every contestant timed in turns
+(one call of each per round, so a drift of the machine's speed falls on all alike); ratio = tf / torch.
+With ``--precision bfloat16|float16`` the float32 export runs in the same rounds (its speed-up is reported).
 
 The same run measures this machine's arithmetic floor: the model's FLOPs (:mod:`tf_videoswin.model.flops`,
 2 per MAC) divided by TensorFlow's sustained float32 matmul rate here (a Swin-shaped
@@ -30,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +40,10 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import from the checkout and from benchmarks/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tf_videoswin.config import PRECISIONS
 from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
 
-PRECISIONS = ("float32", "bfloat16", "float16")
 COMPARE = ("openvino", "onnxruntime")
 #: Lowest pooled-feature cosine to float32 that counts as a faithful reduced-precision run.
 DRIFT_COSINE_BOUND = 0.999
@@ -127,31 +130,47 @@ def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
     return lambda: forward(tensor).numpy()
 
 
-def _compare_rows(reference, variant: str, video: np.ndarray, expected: np.ndarray, runs: int, which, cpu):
-    """Seconds (and max-abs vs reference_torch) of the official graph in OpenVINO and ONNX Runtime."""
+def interleaved_medians(forwards: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
+    """Median seconds per call of each forward, timed in turns: one warm-up call each, then ``runs``
+    rounds of one call of each. A slow drift of the machine's speed (other tenants, clocks) then falls
+    on every contestant alike, so the ratios between them hold even when absolute seconds move."""
+    for fn in forwards.values():
+        fn()
+    times: dict[str, list[float]] = {key: [] for key in forwards}
+    for _ in range(runs):
+        for key, fn in forwards.items():
+            start = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - start)
+    return {key: statistics.median(t) for key, t in times.items()}
+
+
+def _compare_forwards(reference, variant: str, video: np.ndarray, expected: np.ndarray, which, cpu, folder):
+    """Forwards of the official graph in OpenVINO and ONNX Runtime, and each one's max-abs difference
+    from reference_torch (or why it cannot run)."""
     from formats import torch_onnx_file
 
     from tf_videoswin.export.deploy.runtimes import open_runner
 
-    rows: dict = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        onnx = Path(tmp) / torch_onnx_file(reference, variant, video.shape, Path(tmp)).path
-        plans = []
-        if "openvino" in which:
-            plans.append(("openvino", "openvino", "f32"))
-            if cpu["bf16_arithmetic"]:
-                plans.append(("openvino_bf16", "openvino", "bf16"))
-        if "onnxruntime" in which:
-            plans.append(("onnxruntime", "onnxruntime", None))
-        for key, runtime, hint in plans:
-            try:
-                runner = open_runner(onnx, runtime, precision_hint=hint)
-                logits = runner.run(video)["logits"]
-                rows[f"{key}_seconds"] = _median_seconds(lambda r=runner: r.run(video), runs)
-                rows[f"{key}_max_abs_diff"] = float(np.abs(logits - expected).max())
-            except Exception as e:  # a runtime that cannot run the graph is a finding, not a crash
-                rows[f"{key}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-    return rows
+    onnx = Path(folder) / torch_onnx_file(reference, variant, video.shape, Path(folder)).path
+    plans = []
+    if "openvino" in which:
+        plans.append(("openvino", "openvino", "f32"))
+        if cpu["bf16_arithmetic"]:
+            plans.append(("openvino_bf16", "openvino", "bf16"))
+    if "onnxruntime" in which:
+        plans.append(("onnxruntime", "onnxruntime", None))
+    forwards, rows = {}, {}
+    for key, runtime, hint in plans:
+        try:
+            runner = open_runner(onnx, runtime, precision_hint=hint)
+            logits = runner.run(video)["logits"]
+        except Exception as e:  # a runtime that cannot run the graph is a finding, not a crash
+            rows[f"{key}_error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+            continue
+        rows[f"{key}_max_abs_diff"] = float(np.abs(logits - expected).max())
+        forwards[key] = lambda r=runner: r.run(video)
+    return forwards, rows
 
 
 def run(
@@ -188,31 +207,43 @@ def run(
         cos = (exact * reduced).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(reduced, axis=1)
         drift_cosine = float(cos.min())
     with tempfile.TemporaryDirectory() as tmp:
+        exports = {"tf": export}
         if export is None:
-            export = Path(tmp) / "classifier"
-            save_export(model, "classifier", export)
+            exports["tf"] = Path(tmp) / "classifier"
+            save_export(model, "classifier", exports["tf"])
+            if precision != "float32":  # the float32 export runs in the same rounds: a fair speed-up
+                exports["tf_float32"] = Path(tmp) / "classifier_float32"
+                save_export(ported.tf_model, "classifier", exports["tf_float32"])
         ported.tf_model = model = None
-        serving = tf.saved_model.load(str(export)).signatures["serving_default"]
         tf_video = tf.constant(video)
         torch_video = torch.from_numpy(video)
 
-        def tf_forward():
-            return serving(video=tf_video)["logits"].numpy()
+        def serving_forward(path: Path):
+            serving = tf.saved_model.load(str(path)).signatures["serving_default"]
+            return lambda: serving(video=tf_video)["logits"].numpy()
 
         def torch_forward():
             with torch.no_grad():
                 return torch_model(torch_video)["logits"].numpy()
 
-        tf_seconds = _median_seconds(tf_forward, runs)
-        torch_seconds = _median_seconds(torch_forward, runs)
+        forwards = {key: serving_forward(path) for key, path in exports.items()}
+        forwards["torch"] = torch_forward
         expected = torch_forward()
-        max_abs = float(np.abs(tf_forward() - expected).max())
+        max_abs = float(np.abs(forwards["tf"]() - expected).max())
         extra = {}
         if public_port is not None:
-            public_seconds = _median_seconds(public_port_forward(public_port, variant, video), runs)
-            extra.update(public_port_seconds=public_seconds, public_port_ratio=public_seconds / torch_seconds)
+            forwards["public_port"] = public_port_forward(public_port, variant, video)
         if compare:
-            extra.update(_compare_rows(torch_model, variant, video, expected, runs, compare, cpu))
+            more, rows = _compare_forwards(torch_model, variant, video, expected, compare, cpu, tmp)
+            forwards.update(more)
+            extra.update(rows)
+        seconds = interleaved_medians(forwards, runs)
+    tf_seconds, torch_seconds = seconds.pop("tf"), seconds.pop("torch")
+    extra.update({f"{key}_seconds": value for key, value in seconds.items()})
+    if "public_port_seconds" in extra:
+        extra["public_port_ratio"] = extra["public_port_seconds"] / torch_seconds
+    if "tf_float32_seconds" in extra:
+        extra["speedup_vs_float32"] = extra["tf_float32_seconds"] / tf_seconds
     rates += [matmul_gflops() for _ in range(3)]
     peak = max(rates)
     if precision == "bfloat16":
@@ -305,6 +336,11 @@ def format_report(r: dict) -> str:
             )
         elif f"{key}_error" in r:
             lines.append(f"  {name:<31} cannot run: {r[f'{key}_error']}")
+    if "tf_float32_seconds" in r:
+        lines.append(
+            f"  TF SavedModel, float32 {r['tf_float32_seconds']:8.3f} s/forward  "
+            f"{r['precision']} is {r['speedup_vs_float32']:.2f}x faster"
+        )
     if "public_port_seconds" in r:
         public, ratio = r["public_port_seconds"], r["public_port_ratio"]
         lines.append(f"  innat/VideoSwin {public:8.3f} s/forward  ratio to torch {ratio:.3f}")

@@ -33,6 +33,7 @@ from tf_videoswin.cli.common import (
     error,
     parse_shape,
 )
+from tf_videoswin.config import PRECISIONS
 from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--precision",
-        choices=("float32", "bfloat16", "float16"),
+        choices=PRECISIONS,
         default="float32",
         help="what the SavedModels and Keras files compute in (default float32, the exact path). bfloat16 "
         "is faster on CPUs with bf16 arithmetic, float16 for GPUs; both keep softmax, LayerNorm "

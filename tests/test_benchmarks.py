@@ -46,6 +46,19 @@ def test_reduced_precision_and_runtime_comparison(capsys):
     assert len(result["matmul_gflops_samples"]) == 6
     assert result["matmul_peak_gflops_per_second"] == max(result["matmul_gflops_samples"])
     assert result["matmul_bf16_gflops_per_second"] > 0
+    # The float32 export ran in the same rounds, so the speed-up is measured, not assumed.
+    assert result["speedup_vs_float32"] == pytest.approx(result["tf_float32_seconds"] / result["tf_seconds"])
+    assert "CPU: " in inference.format_report(result) and "x faster" in inference.format_report(result)
+
+
+def test_contestants_are_timed_in_turns(monkeypatch):
+    """One warm-up call each, then rounds of one call of each: a slowdown that lasts a while hits
+    every contestant, not only the one timed during it."""
+    calls = []
+    forwards = {name: (lambda n=name: calls.append(n)) for name in ("tf", "torch", "openvino")}
+    medians = inference.interleaved_medians(forwards, runs=3)
+    assert calls == ["tf", "torch", "openvino"] * 4
+    assert set(medians) == set(forwards) and all(m >= 0 for m in medians.values())
 
 
 def test_unknown_runtime_to_compare_is_refused(capsys):

@@ -196,3 +196,31 @@ def test_bad_inputs_exit_2(dataset, tiny_checkpoint, tmp_path, capsys, monkeypat
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     assert finetune.main(_argv(train, held_out, tiny_checkpoint, tmp_path / "b")) == 2
     assert "pip install 'tf-videoswin[convert]'" in capsys.readouterr().err
+
+
+def test_bfloat16_training_exports_a_float32_model(dataset, tiny_checkpoint, tmp_path, capsys):
+    """--precision bfloat16 trains (finite, recorded in the run) and the export computes in float32
+    like any other: training precision is a run switch, not a property of the weights."""
+    train, held_out, _ = dataset
+    out = tmp_path / "bf16"
+    argv = _argv(train, held_out, tiny_checkpoint, out, "--precision", "bfloat16")
+    argv[argv.index("--epochs") + 1] = "1"
+    assert finetune.main(argv) == 0
+    report = _report(capsys.readouterr().out)
+    assert np.isfinite(report["history"][0]["train_loss"])
+    run = json.loads((out.with_name("bf16.train") / "run.json").read_text())
+    assert run["precision"] == "bfloat16"
+    meta = ExportMetadata.read(out)
+    assert meta.precision == "float32"
+    assert all(f.parity["reload_max_abs"] <= 1e-5 for f in meta.files)
+    # Resuming the finished run in float32 is another run: refused, not silently mixed.
+    assert finetune.main([*argv[:-2], "--precision", "float32"]) == 2
+    assert "holds a run with other settings (precision)" in capsys.readouterr().err
+
+
+def test_float16_training_is_refused_as_a_bad_flag(dataset, tiny_checkpoint, tmp_path, capsys):
+    train, held_out, _ = dataset
+    with pytest.raises(SystemExit) as e:
+        finetune.main(_argv(train, held_out, tiny_checkpoint, tmp_path / "f16", "--precision", "float16"))
+    assert e.value.code == 2
+    assert "invalid choice: 'float16'" in capsys.readouterr().err

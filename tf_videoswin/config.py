@@ -26,6 +26,12 @@ CLIP_STARTS = ("segment_centres", "evenly_spaced")
 #: official pipeline's ``Normalize`` (``mmcv.imnormalize_``); ``divide_by_std``: ``(x - mean) / std``,
 #: mmaction2 1.x's ``ActionDataPreprocessor``. They differ by at most one float32 rounding step.
 NORMALIZATIONS = ("multiply_inverse_std", "divide_by_std")
+#: What a model's matmuls can compute in (variables always stay float32): float32 is the exact path,
+#: bfloat16 for CPUs with bf16 arithmetic, float16 for GPUs.
+PRECISIONS = ("float32", "bfloat16", "float16")
+#: What fine-tuning may compute in: float16 would need loss scaling (small gradients underflow its
+#: range); bfloat16 has float32's exponent and trains without it.
+TRAINING_PRECISIONS = ("float32", "bfloat16")
 
 
 def _tuple_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..config import TRAINING_PRECISIONS
 from .common import (
     EXIT_INPUT,
     EXIT_OK,
@@ -116,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=0, help="data order and augmentation seed")
     r.add_argument("--recompute", action="store_true", help="gradient checkpointing per Swin block (memory)")
     r.add_argument("--compile", action="store_true", help="trace the training step with tf.function")
+    r.add_argument(
+        "--precision",
+        choices=TRAINING_PRECISIONS,
+        default="float32",
+        help="what the matmuls compute in while training; variables and the export stay float32 "
+        "(bfloat16: faster on CPUs with bf16 arithmetic, less activation memory)",
+    )
     r.add_argument("--workers", type=positive_int, default=2, help="decoding threads")
     r.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N iterations")
     r.add_argument("--keep-checkpoints", type=positive_int, default=2)
@@ -238,6 +246,7 @@ def _run(args: argparse.Namespace) -> int:
         "seed": options.seed,
         "multi_label": options.multi_label,
         "param_groups": options.param_groups,
+        "precision": args.precision,
     }
     run_id = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     run["epochs"] = options.epochs
@@ -279,11 +288,16 @@ def _run(args: argparse.Namespace) -> int:
     # depth draws of a fresh run (the data order and augmentations are seeded on their own).
     keras.utils.set_random_seed(options.seed)
     if saved is not None and checkpoint_dirs(work_dir):
-        model = rebuild_model(run["architecture"], _model_name(args))  # weights come from the checkpoint
+        # weights come from the checkpoint
+        model = rebuild_model(run["architecture"], _model_name(args), args.precision)
         base = saved.get("base", {})
     else:
         model, base = build_finetune_model(
-            args.variant, data.num_classes, args.checkpoint, trust_checkpoint=args.trust_checkpoint
+            args.variant,
+            data.num_classes,
+            args.checkpoint,
+            trust_checkpoint=args.trust_checkpoint,
+            precision=args.precision,
         )
     write_run(work_dir, {**run, "base": base})
     trainer = Trainer(model, data, recipe, options, work_dir, val)

@@ -17,14 +17,11 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from ..config import PRECISIONS
 from .window_ops import WindowGeometry, partition, reverse
 
 #: PyTorch's ``nn.LayerNorm`` default; Keras' own default (1e-3) shifts Swin-T features by ~3e-3.
 LAYER_NORM_EPSILON = 1e-5
-
-
-#: The precisions a model can compute in (variables always stay float32).
-PRECISIONS = ("float32", "bfloat16", "float16")
 
 
 def check_precision(precision: str) -> str:

@@ -62,7 +62,8 @@ def export_finetuned(
     """Write ``target`` (classifier + feature_extractor + metadata + card) from a fine-tuned model.
 
     Args:
-        model: the trained model (gradient checkpointing is switched off before tracing).
+        model: the trained model (gradient checkpointing is switched off before tracing). The export
+            computes in float32 whatever precision the model trained in.
         target: the export folder.
         name: the export's ``variant`` field (the fine-tuned model's name).
         labels: class names in output order.
@@ -75,6 +76,7 @@ def export_finetuned(
         The metadata written.
     """
     model.set_gradient_checkpointing(False)
+    model = model.with_precision("float32")
     pre = test_preprocessing(base_variant, recipe)
     rng = np.random.default_rng(0)
     video = rng.standard_normal((1, 3, pre.clip_len, pre.crop_size, pre.crop_size)).astype(np.float32)

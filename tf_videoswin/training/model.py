@@ -1,8 +1,8 @@
 """The model a fine-tuning run starts from: pretrained backbone, new head.
 
-The one place that builds the training model, so switches of the model itself (a compute precision,
-once the model floor offers one) are passed here and nowhere else: the loop computes the loss in
-float32 whatever the logits' dtype.
+The one place that builds the training model, so switches of the model itself (the compute precision)
+are passed here and nowhere else: the loop computes the loss in float32 whatever the logits' dtype.
+Variables stay float32 in every precision (bfloat16 needs no loss scaling: it has float32's range).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def build_finetune_model(
     checkpoint: str | os.PathLike | None = None,
     *,
     trust_checkpoint: bool = False,
+    precision: str = "float32",
 ) -> tuple[Recognizer3D, dict[str, Any]]:
     """The variant's pretrained backbone with a new ``num_classes`` head, and where the weights came from.
 
@@ -32,6 +33,7 @@ def build_finetune_model(
         checkpoint: an upstream ``.pth`` of the variant, or an export folder of the same architecture;
             ``None`` downloads the upstream checkpoint.
         trust_checkpoint: allow full unpickling of a ``.pth`` that ``weights_only`` refuses.
+        precision: what the matmuls compute in while training, ``"float32"`` or ``"bfloat16"``.
     Returns:
         ``(model, provenance)`` with ``checkpoint_url`` and ``checkpoint_sha256`` of the base weights.
     Raises:
@@ -48,7 +50,7 @@ def build_finetune_model(
         meta = ExportMetadata.read(checkpoint)
         if meta.architecture.replace(num_classes=0) != cfg.arch.replace(num_classes=0):
             raise TrainingError(f"{checkpoint} is not a {cfg.name} backbone (variant {meta.variant})")
-        model = from_pretrained(Path(checkpoint), num_classes=num_classes)
+        model = from_pretrained(Path(checkpoint), num_classes=num_classes, precision=precision)
         init_head(model)
         return model, {
             "checkpoint_url": meta.source.get("checkpoint_url", str(checkpoint)),
@@ -57,7 +59,11 @@ def build_finetune_model(
         }
     require("torch", "fine-tuning from an upstream .pth checkpoint")
     model = from_pretrained(
-        cfg.name, checkpoint=checkpoint, num_classes=num_classes, trust_checkpoint=trust_checkpoint
+        cfg.name,
+        checkpoint=checkpoint,
+        num_classes=num_classes,
+        trust_checkpoint=trust_checkpoint,
+        precision=precision,
     )
     init_head(model)
     if checkpoint is None:
@@ -74,6 +80,6 @@ def init_head(model: Recognizer3D, std: float = 0.01) -> None:
     fc.bias.assign(keras.ops.zeros(fc.bias.shape))
 
 
-def rebuild_model(architecture: dict[str, Any], name: str) -> Recognizer3D:
+def rebuild_model(architecture: dict[str, Any], name: str, precision: str = "float32") -> Recognizer3D:
     """A model of a saved architecture (random weights), to load a training checkpoint into."""
-    return Recognizer3D(VideoSwinConfig.from_dict(architecture), name=name)
+    return Recognizer3D(VideoSwinConfig.from_dict(architecture), precision=precision, name=name)
