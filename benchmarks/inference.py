@@ -6,7 +6,8 @@
 Both models get the same synthetic weights (official layout); the TF side is a classifier export in
 ``--precision`` written to a temporary directory (or --export DIR) and called through its serving
 signature. Seconds are the median per forward after one warm-up call, every contestant timed in turns
-(one call of each per round, so a drift of the machine's speed falls on all alike); ratio = tf / torch.
+(each round calls each contestant twice and times the second call, so a drift of the machine's speed falls
+on all alike and no one pays for the caches another evicted); ratio = tf / torch.
 With ``--precision bfloat16|float16`` the float32 export runs in the same rounds (its speed-up is reported).
 
 The same run measures this machine's arithmetic floor: the model's FLOPs (:mod:`tf_videoswin.model.flops`,
@@ -132,13 +133,20 @@ def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
 
 def interleaved_medians(forwards: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
     """Median seconds per call of each forward, timed in turns: one warm-up call each, then ``runs``
-    rounds of one call of each. A slow drift of the machine's speed (other tenants, clocks) then falls
-    on every contestant alike, so the ratios between them hold even when absolute seconds move."""
+    rounds in which each forward is called twice and the second call is timed.
+
+    Turns make a slow drift of the machine's speed (other tenants, clocks) fall on every contestant
+    alike, so ratios hold even when absolute seconds move. The untimed call re-warms what the other
+    contestants evicted: timing the first call after a switch charged one TF model ~10% for another
+    model's turn (measured: bfloat16 over float32 1.19x timed right after the switch, 1.30x in
+    blocks and 1.30x with the re-warm call).
+    """
     for fn in forwards.values():
         fn()
     times: dict[str, list[float]] = {key: [] for key in forwards}
     for _ in range(runs):
         for key, fn in forwards.items():
+            fn()
             start = time.perf_counter()
             fn()
             times[key].append(time.perf_counter() - start)

@@ -84,6 +84,32 @@ def checkout(ref: str, into: Path) -> Path:
     return into
 
 
+#: Preprocessing fields added after the "before" version, with the values that mean what it always did
+#: (the official pipeline). An export carrying them is shown to the old code without them.
+NEWER_PIPELINE_FIELDS = {"clip_starts": "segment_centres", "normalization": "multiply_inverse_std"}
+
+
+def export_for_old_code(model: Path, into: Path) -> Path:
+    """``model`` as the "before" code can read it: the same files (linked, not copied) with the
+    preprocessing fields it predates removed from ``videoswin_metadata.json``.
+
+    Raises:
+        ValueError: the export asks for a pipeline the old code cannot run (e.g. mmaction2's).
+    """
+    into.mkdir()
+    for entry in model.iterdir():
+        if entry.name != "videoswin_metadata.json":
+            (into / entry.name).symlink_to(entry.resolve())
+    metadata = json.loads((model / "videoswin_metadata.json").read_text(encoding="utf-8"))
+    pre = metadata["preprocessing"]
+    for field, official in NEWER_PIPELINE_FIELDS.items():
+        if pre.get(field, official) != official:
+            raise ValueError(f"{model}: {field}={pre[field]!r}, which the 'before' code cannot run")
+        pre.pop(field, None)
+    (into / "videoswin_metadata.json").write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+    return into
+
+
 def run_child(code_root: Path, task: dict) -> dict:
     """Run a task in a fresh interpreter that imports ``tf_videoswin`` from ``code_root``."""
     env = {**os.environ, "PYTHONPATH": str(code_root), "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -146,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             np.array_equal(np.load(tmp / "before.npy"), np.load(tmp / "after.npy"))
         )
         if args.model is not None:
+            models = {"before": export_for_old_code(args.model, tmp / "model_before"), "after": args.model}
             for name, code_root in versions.items():
                 out = tmp / (f"{name}.npz" if name == "before" else f"{name}_features")
-                argv = [str(listing), "--model", str(args.model), "--out", str(out), "--views", args.views]
+                argv = [str(listing), "--model", str(models[name]), "--out", str(out), "--views", args.views]
                 run = run_child(code_root, {"kind": "extract", "argv": [*argv, "--no-progress"]})
                 result[f"extract_{name}"] = {
                     "videos_per_s": 1 / run["seconds"],

@@ -1,7 +1,8 @@
 """Training step time and peak memory, with and without gradient checkpointing (recompute).
 
     python benchmarks/training.py [--variant swin_tiny_patch244_window877_kinetics400_1k] [--batch 2] \\
-        [--frames 32] [--size 224] [--steps 3] [--modes plain,recompute] [--compile] [--json]
+        [--frames 32] [--size 224] [--steps 3] [--modes plain,recompute] [--precision bfloat16] \\
+        [--compile] [--json]
 
 Each mode runs in its own child process (so peak memory is that mode's alone): random weights of the
 variant with a 400-class head, the variant's upstream optimizer (AdamW per parameter group), one
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 
+from tf_videoswin.config import TRAINING_PRECISIONS
 from tf_videoswin.variants import VARIANTS
 
 TINY = "swin_tiny_patch244_window877_kinetics400_1k"
@@ -65,7 +67,7 @@ def child(args: argparse.Namespace) -> dict:
     from tf_videoswin.training.recipe import recipe_for
 
     recipe = recipe_for(args.variant)
-    model = build_model(args.variant)
+    model = build_model(args.variant, precision=args.precision)
     model.set_gradient_checkpointing(args.child == "recompute")
     optimizer = GroupedAdamW(group_variables(model, recipe.custom_keys), recipe.weight_decay)
     rng = np.random.default_rng(0)
@@ -97,6 +99,7 @@ def child(args: argparse.Namespace) -> dict:
         "variant": args.variant,
         "input_shape": [args.batch, 3, args.frames, args.size, args.size],
         "compile": args.compile,
+        "precision": args.precision,
         "warmup_seconds": warmup,
         "step_seconds": statistics.median(times),
         "steps": args.steps,
@@ -115,6 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="plain,recompute", help="comma-separated: plain, recompute")
     p.add_argument("--compile", action="store_true", help="trace the step with tf.function")
     p.add_argument(
+        "--precision",
+        choices=TRAINING_PRECISIONS,
+        default="float32",
+        help="what the matmuls compute in (finetune --precision)",
+    )
+    p.add_argument(
         "--max-rss-gb",
         type=float,
         help="stop a mode whose resident memory passes this (reported as exceeded)",
@@ -131,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"unknown mode {mode!r}")
         cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--variant", args.variant]
         cmd += ["--batch", str(args.batch), "--frames", str(args.frames), "--size", str(args.size)]
-        cmd += ["--steps", str(args.steps)] + (["--compile"] if args.compile else [])
+        cmd += ["--steps", str(args.steps), "--precision", args.precision]
+        cmd += ["--compile"] if args.compile else []
         cmd += ["--max-rss-gb", str(args.max_rss_gb)] if args.max_rss_gb else []
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode == 3 and "exceeded_rss_gb" in proc.stdout:
@@ -149,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['mode']:>9}  stopped: resident memory passed {r['exceeded_rss_gb']:g} GB")
             continue
         print(
-            f"{r['mode']:>9}  {'x'.join(map(str, r['input_shape']))}  step {r['step_seconds']:.2f} s "
+            f"{r['mode']:>9}  {'x'.join(map(str, r['input_shape']))} {r['precision']}  "
+            f"step {r['step_seconds']:.2f} s "
             f"(warm-up {r['warmup_seconds']:.1f} s)  peak RSS {r['peak_rss_gb']:.2f} GB "
             f"(before the first step {r['rss_before_gb']:.2f} GB)"
         )

@@ -165,3 +165,18 @@ def test_readme_layout_table_matches_the_tree():
                 continue
             rel = path.relative_to(ROOT).as_posix()
             assert rel in listed, f"README Layout does not mention {rel}"
+
+
+def test_paths_named_in_the_docs_exist():
+    """A file the README or CHANGELOG names in backticks (``tf_videoswin/...``, ``porting/...``,
+    ``benchmarks/...``) exists: moving code must move its documentation with it."""
+    pattern = re.compile(r"`((?:tf_videoswin|porting|reference_torch|benchmarks|notebooks|tests)/[\w/.-]+)`")
+    missing = []
+    for doc in ("README.md", "CHANGELOG.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        if doc == "CHANGELOG.md":  # released entries name the paths of their time
+            text = text.split("\n## [", 2)[1]
+        for path in pattern.findall(text):
+            if not (ROOT / path.rstrip("/")).exists():
+                missing.append(f"{doc}: {path}")
+    assert not missing, "\n".join(missing)

@@ -52,12 +52,12 @@ def test_reduced_precision_and_runtime_comparison(capsys):
 
 
 def test_contestants_are_timed_in_turns(monkeypatch):
-    """One warm-up call each, then rounds of one call of each: a slowdown that lasts a while hits
-    every contestant, not only the one timed during it."""
+    """One warm-up call each, then rounds of two calls of each (the second timed): a slowdown that
+    lasts a while hits every contestant, not only the one timed during it."""
     calls = []
     forwards = {name: (lambda n=name: calls.append(n)) for name in ("tf", "torch", "openvino")}
     medians = inference.interleaved_medians(forwards, runs=3)
-    assert calls == ["tf", "torch", "openvino"] * 4
+    assert calls == ["tf", "torch", "openvino"] + ["tf", "tf", "torch", "torch", "openvino", "openvino"] * 3
     assert set(medians) == set(forwards) and all(m >= 0 for m in medians.values())
 
 
@@ -89,3 +89,56 @@ def test_long_video_benchmark_compares_before_and_after(capsys):
     assert result["views_identical"] and result["frames"] == 80
     for version in ("before", "after"):
         assert result[f"decode_{version}"]["seconds"] > 0 and result[f"decode_{version}"]["peak_rss_mb"] > 0
+
+
+def test_long_video_benchmark_runs_both_versions_on_a_current_export(tiny_export, capsys):
+    """The "before" code predates two preprocessing fields; it gets the same export without them."""
+    import subprocess
+
+    import long_video
+
+    known = subprocess.run(
+        ["git", "-C", str(ROOT), "cat-file", "-e", "aab1450^{commit}"], capture_output=True
+    )
+    if known.returncode != 0:
+        pytest.skip("not a git checkout with commit aab1450 (the decode-everything version)")
+    model = tiny_export / "feature_extractor"
+    assert long_video.main(["--frames", "40", "--size", "64x48", "--model", str(model), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    for version in ("before", "after"):
+        assert result[f"extract_{version}"]["videos_per_s"] > 0
+
+
+def test_old_code_is_not_shown_a_pipeline_it_cannot_run(tiny_export, tmp_path):
+    import shutil
+
+    import long_video
+
+    model = tmp_path / "mm"
+    shutil.copytree(tiny_export / "feature_extractor", model)
+    meta = json.loads((model / "videoswin_metadata.json").read_text())
+    meta["preprocessing"]["clip_starts"] = "evenly_spaced"
+    (model / "videoswin_metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="clip_starts='evenly_spaced'"):
+        long_video.export_for_old_code(model, tmp_path / "old")
+
+
+def test_profile_sums_kernel_time_by_what_it_does(capsys):
+    import profile_ops
+
+    argv = ["--shape", "1,3,4,32,32", "--runs", "1", "--json"]
+    assert profile_ops.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    categories = result["categories_ms"]
+    assert categories["matmul (linear layers)"] > 0 and categories["batch matmul (attention)"] > 0
+    assert sum(categories.values()) == pytest.approx(result["kernel_ms"])
+    assert result["threads"] >= 1 and result["floor_seconds"] > 0
+    assert "matmuls take" in profile_ops.format_report(result, top=5)
+
+
+def test_profile_refuses_a_bad_shape(capsys):
+    import profile_ops
+
+    with pytest.raises(SystemExit) as e:
+        profile_ops.main(["--shape", "1,4,4,32,32"])
+    assert e.value.code == 2 and "3 channels" in capsys.readouterr().err

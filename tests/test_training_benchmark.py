@@ -19,3 +19,10 @@ def test_training_benchmark_json(capsys):
     for r in results:
         assert r["input_shape"] == [1, 3, 4, 32, 32]
         assert r["step_seconds"] > 0 and r["peak_rss_gb"] >= r["rss_before_gb"] > 0
+
+
+def test_training_benchmark_bfloat16(capsys):
+    argv = ["--frames", "4", "--size", "32", "--batch", "1", "--steps", "1", "--modes", "plain"]
+    assert training.main([*argv, "--precision", "bfloat16", "--json"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    assert result["precision"] == "bfloat16" and result["step_seconds"] > 0

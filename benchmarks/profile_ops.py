@@ -1,0 +1,190 @@
+"""Where a forward's time goes: TensorFlow's own profiler, summed per op type, against the floor.
+
+    python benchmarks/profile_ops.py [--variant swin_tiny_patch244_window877_kinetics400_1k] \\
+        [--shape 1,3,32,224,224] [--precision float32|bfloat16] [--top 25] [--json]
+
+Random weights (speed does not depend on their values). One traced forward (``tf.function`` of the Keras
+model, as the SavedModel runs it) is warmed up, timed (median of ``--runs``), then run once under
+``tf.profiler``. Every kernel the executor ran is summed by op type over all compute threads; the table
+gives milliseconds summed over threads, the share of all kernel time and the wall-time equivalent
+(``ms / threads``). "Idle" is the compute threads' time in which no kernel ran during the profiled
+forward (ops that keep one core busy while the other waits, gaps between dependent ops). Matmul ops are
+compared with what the model's matmul FLOPs need at the float32 matmul rate the floor of
+``benchmarks/inference.py`` uses: if they take about that, the matmuls run at the floor and what
+separates the forward from the floor is the rest of the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from inference import matmul_gflops  # noqa: E402
+
+from tf_videoswin.config import PRECISIONS  # noqa: E402
+from tf_videoswin.model.flops import gflop  # noqa: E402
+from tf_videoswin.variants import VARIANTS, get_variant  # noqa: E402
+
+#: Op types by what they do (oneDNN ops carry an ``_Mkl`` prefix, dropped before the lookup).
+CATEGORIES = {
+    "MatMul": "matmul (linear layers)",
+    "FusedMatMul": "matmul (linear layers)",
+    "NativeFusedMatMul": "matmul (linear layers)",
+    "BatchMatMulV2": "batch matmul (attention)",
+    "BatchMatMulV3": "batch matmul (attention)",
+    "Softmax": "softmax",
+    "Transpose": "transpose (windows, heads)",
+    "Cast": "cast (reduced precision)",
+}
+LOOP_OPS = ("TensorList", "ParallelFor", "Enter", "Exit", "NextIteration", "Merge", "Switch", "LoopCond")
+
+
+def category(op: str) -> str:
+    name = op.removeprefix("_Mkl")
+    if name in CATEGORIES:
+        return CATEGORIES[name]
+    if name.startswith(LOOP_OPS):
+        return "loop bookkeeping (map_fn)"
+    if name in ("Mean", "SquaredDifference", "Rsqrt", "Sub"):
+        return "LayerNorm statistics"
+    if name in ("AddV2", "AddN", "Mul", "BiasAdd"):
+        return "elementwise add/mul (residual, bias, mask, scale)"
+    return f"other ({name})"
+
+
+def kernel_times(logdir: Path) -> tuple[collections.Counter, int]:
+    """Milliseconds per op type summed over the executor's compute threads, and the thread count."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    files = sorted(logdir.rglob("*.xplane.pb"))
+    if not files:
+        raise RuntimeError(f"the profiler wrote no trace under {logdir}")
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(files[-1].read_bytes())
+    per_op, threads = collections.Counter(), set()
+    for plane in space.planes:
+        names = {k: v.name for k, v in plane.event_metadata.items()}
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                op = names.get(event.metadata_id, "?").split(":")[-1]
+                if op == "Process":  # the executor's per-graph frame around the kernels
+                    threads.add(line.name)
+                    continue
+                per_op[op] += event.duration_ps / 1e9
+    return per_op, max(1, len(threads))
+
+
+def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict:
+    import tensorflow as tf
+
+    from tf_videoswin import build_model
+
+    cfg = get_variant(variant)
+    model = build_model(cfg.name, precision=precision)
+    video = tf.constant(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
+    forward = tf.function(lambda x: model(x, training=False)["logits"])
+    forward(video).numpy()
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        forward(video).numpy()
+        seconds.append(time.perf_counter() - start)
+    logdir = Path(tempfile.mkdtemp(prefix="videoswin_profile_"))
+    try:
+        tf.profiler.experimental.start(str(logdir))
+        start = time.perf_counter()
+        forward(video).numpy()
+        profiled = time.perf_counter() - start
+        tf.profiler.experimental.stop()
+        per_op, threads = kernel_times(logdir)
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+    rate = max(matmul_gflops() for _ in range(3))
+    work = gflop(cfg, *shape[2:]) * shape[0]
+    by_category = collections.Counter()
+    for op, ms in per_op.items():
+        by_category[category(op)] += ms
+    total = sum(per_op.values())
+    matmul_ms = by_category["matmul (linear layers)"] + by_category["batch matmul (attention)"]
+    return {
+        "variant": variant,
+        "input_shape": list(shape),
+        "precision": precision,
+        "seconds": statistics.median(seconds),
+        "floor_seconds": work / rate,
+        "matmul_gflops_per_second": rate,
+        "threads": threads,
+        "profiled_seconds": profiled,
+        "kernel_ms": total,
+        # Thread time in which no kernel ran: ops that use one core, waits between dependent ops.
+        "idle_seconds": max(0.0, profiled * threads - total / 1e3) / threads,
+        "matmul_wall_seconds": matmul_ms / threads / 1e3,
+        "categories_ms": dict(by_category.most_common()),
+        "ops_ms": dict(per_op.most_common()),
+    }
+
+
+def format_report(r: dict, top: int) -> str:
+    total, threads = r["kernel_ms"], r["threads"]
+    lines = [
+        f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
+        f"  forward {r['seconds']:.3f} s (median); floor {r['floor_seconds']:.3f} s "
+        f"({r['seconds'] / r['floor_seconds']:.2f}x) at {r['matmul_gflops_per_second']:.1f} GFLOP/s",
+        f"  profiled forward {r['profiled_seconds']:.3f} s: kernels {total:.0f} ms over {threads} compute "
+        f"threads = {total / threads / 1e3:.3f} s wall, idle (no kernel running) {r['idle_seconds']:.3f} s",
+        f"  matmuls take {r['matmul_wall_seconds']:.3f} s wall (the floor assumes all FLOPs are matmuls "
+        f"at the rate above: {r['floor_seconds']:.3f} s)",
+        "",
+        f"  {'what':<52} {'ms (all threads)':>16} {'share':>7} {'wall s':>8}",
+    ]
+    for name, ms in r["categories_ms"].items():
+        if ms < 0.001 * total:
+            continue
+        lines.append(f"  {name:<52} {ms:16.1f} {ms / total:7.1%} {ms / threads / 1e3:8.3f}")
+    lines += ["", f"  top {top} op types:"]
+    for op, ms in list(r["ops_ms"].items())[:top]:
+        lines.append(f"  {op:<52} {ms:16.1f} {ms / total:7.1%}")
+    return "\n".join(lines)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected B,3,T,H,W integers") from None
+    if len(shape) != 5 or shape[1] != 3 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected B,3,T,H,W with 3 channels, all positive")
+    return shape
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variant", default="swin_tiny_patch244_window877_kinetics400_1k", choices=list(VARIANTS))
+    p.add_argument("--shape", type=parse_shape, default=(1, 3, 32, 224, 224), help="B,3,T,H,W")
+    p.add_argument("--precision", choices=PRECISIONS, default="float32")
+    p.add_argument("--runs", type=int, default=3, help="timed forwards before the profiled one (median)")
+    p.add_argument("--top", type=int, default=25, help="op types listed")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    result = run(args.variant, args.shape, args.precision, max(1, args.runs))
+    print(json.dumps(result, indent=2) if args.json else format_report(result, args.top))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
