@@ -18,6 +18,7 @@ taken from git into a temporary folder; "after" is this checkout. Peak RSS is th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -30,6 +31,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tf_videoswin.config import Preprocessing  # noqa: E402  (pure Python: no TensorFlow in this process)
+
 VARIANT = "swin_tiny_patch244_window877_kinetics400_1k"
 
 _CHILD = textwrap.dedent(
@@ -84,9 +89,11 @@ def checkout(ref: str, into: Path) -> Path:
     return into
 
 
-#: Preprocessing fields added after the "before" version, with the values that mean what it always did
-#: (the official pipeline). An export carrying them is shown to the old code without them.
-NEWER_PIPELINE_FIELDS = {"clip_starts": "segment_centres", "normalization": "multiply_inverse_std"}
+#: Preprocessing fields added after the "before" version, with their defaults: the official pipeline,
+#: what the old code always did. An export carrying them is shown to the old code without them.
+NEWER_PIPELINE_FIELDS = {
+    f.name: f.default for f in dataclasses.fields(Preprocessing) if f.name in ("clip_starts", "normalization")
+}
 
 
 def export_for_old_code(model: Path, into: Path) -> Path:

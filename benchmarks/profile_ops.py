@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from inference import matmul_gflops  # noqa: E402
 
+from tf_videoswin.cli.common import parse_shape, positive_int  # noqa: E402
 from tf_videoswin.config import PRECISIONS  # noqa: E402
 from tf_videoswin.model.flops import gflop  # noqa: E402
 from tf_videoswin.variants import VARIANTS, get_variant  # noqa: E402
@@ -162,26 +163,16 @@ def format_report(r: dict, top: int) -> str:
     return "\n".join(lines)
 
 
-def parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected B,3,T,H,W integers") from None
-    if len(shape) != 5 or shape[1] != 3 or min(shape) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected B,3,T,H,W with 3 channels, all positive")
-    return shape
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", default="swin_tiny_patch244_window877_kinetics400_1k", choices=list(VARIANTS))
     p.add_argument("--shape", type=parse_shape, default=(1, 3, 32, 224, 224), help="B,3,T,H,W")
     p.add_argument("--precision", choices=PRECISIONS, default="float32")
-    p.add_argument("--runs", type=int, default=3, help="timed forwards before the profiled one (median)")
-    p.add_argument("--top", type=int, default=25, help="op types listed")
+    p.add_argument("--runs", type=positive_int, default=3, help="timed forwards before the profiled one")
+    p.add_argument("--top", type=positive_int, default=25, help="op types listed")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    result = run(args.variant, args.shape, args.precision, max(1, args.runs))
+    result = run(args.variant, args.shape, args.precision, args.runs)
     print(json.dumps(result, indent=2) if args.json else format_report(result, args.top))
     return 0
 

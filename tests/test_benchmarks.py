@@ -74,16 +74,21 @@ def test_public_port_must_be_a_checkout(tmp_path, capsys):
     assert "not a checkout of innat/VideoSwin" in capsys.readouterr().err
 
 
-def test_long_video_benchmark_compares_before_and_after(capsys):
+def _needs_the_before_commit() -> None:
+    """long_video.py compares with commit aab1450 (the decode-everything version), taken from git."""
     import subprocess
-
-    import long_video
 
     known = subprocess.run(
         ["git", "-C", str(ROOT), "cat-file", "-e", "aab1450^{commit}"], capture_output=True
     )
     if known.returncode != 0:
         pytest.skip("not a git checkout with commit aab1450 (the decode-everything version)")
+
+
+def test_long_video_benchmark_compares_before_and_after(capsys):
+    import long_video
+
+    _needs_the_before_commit()
     assert long_video.main(["--frames", "80", "--size", "64x48", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["views_identical"] and result["frames"] == 80
@@ -93,15 +98,9 @@ def test_long_video_benchmark_compares_before_and_after(capsys):
 
 def test_long_video_benchmark_runs_both_versions_on_a_current_export(tiny_export, capsys):
     """The "before" code predates two preprocessing fields; it gets the same export without them."""
-    import subprocess
-
     import long_video
 
-    known = subprocess.run(
-        ["git", "-C", str(ROOT), "cat-file", "-e", "aab1450^{commit}"], capture_output=True
-    )
-    if known.returncode != 0:
-        pytest.skip("not a git checkout with commit aab1450 (the decode-everything version)")
+    _needs_the_before_commit()
     model = tiny_export / "feature_extractor"
     assert long_video.main(["--frames", "40", "--size", "64x48", "--model", str(model), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
@@ -141,4 +140,4 @@ def test_profile_refuses_a_bad_shape(capsys):
 
     with pytest.raises(SystemExit) as e:
         profile_ops.main(["--shape", "1,4,4,32,32"])
-    assert e.value.code == 2 and "3 channels" in capsys.readouterr().err
+    assert e.value.code == 2 and "3 (RGB) channels" in capsys.readouterr().err
