@@ -9,6 +9,8 @@ signature. Seconds are the median per forward after one warm-up call, every cont
 (each round calls each contestant twice and times the second call, so a drift of the machine's speed falls
 on all alike and no one pays for the caches another evicted); ratio = tf / torch.
 With ``--precision bfloat16|float16`` the float32 export runs in the same rounds (its speed-up is reported).
+With ``--batch B`` above 1 the same export also runs on the first clip alone in the same rounds, so the
+throughput gain of batching (clips/s at B over clips/s at 1) is a ratio measured in one run.
 
 The same run measures this machine's arithmetic floor: the model's FLOPs (:mod:`tf_videoswin.model.flops`,
 2 per MAC) divided by TensorFlow's sustained float32 matmul rate here (a Swin-shaped
@@ -226,15 +228,17 @@ def run(
         tf_video = tf.constant(video)
         torch_video = torch.from_numpy(video)
 
-        def serving_forward(path: Path):
+        def serving_forward(path: Path, clip: tf.Tensor = tf_video):
             serving = tf.saved_model.load(str(path)).signatures["serving_default"]
-            return lambda: serving(video=tf_video)["logits"].numpy()
+            return lambda: serving(video=clip)["logits"].numpy()
 
         def torch_forward():
             with torch.no_grad():
                 return torch_model(torch_video)["logits"].numpy()
 
         forwards = {key: serving_forward(path) for key, path in exports.items()}
+        if batch > 1:  # the same export on one clip, in the same rounds: the gain of batching
+            forwards["tf_batch1"] = serving_forward(exports["tf"], tf_video[:1])
         forwards["torch"] = torch_forward
         expected = torch_forward()
         max_abs = float(np.abs(forwards["tf"]() - expected).max())
@@ -252,6 +256,8 @@ def run(
         extra["public_port_ratio"] = extra["public_port_seconds"] / torch_seconds
     if "tf_float32_seconds" in extra:
         extra["speedup_vs_float32"] = extra["tf_float32_seconds"] / tf_seconds
+    if "tf_batch1_seconds" in extra:  # clips/s at this batch over clips/s at batch 1
+        extra["batch_throughput_vs_batch1"] = batch * extra["tf_batch1_seconds"] / tf_seconds
     rates += [matmul_gflops() for _ in range(3)]
     peak = max(rates)
     if precision == "bfloat16":
@@ -348,6 +354,12 @@ def format_report(r: dict) -> str:
         lines.append(
             f"  TF SavedModel, float32 {r['tf_float32_seconds']:8.3f} s/forward  "
             f"{r['precision']} is {r['speedup_vs_float32']:.2f}x faster"
+        )
+    if "tf_batch1_seconds" in r:
+        one = r["tf_batch1_seconds"]
+        lines.append(
+            f"  TF SavedModel, batch 1 {one:8.3f} s/forward  {1 / one:6.3f} clips/s:"
+            f" batch {r['batch']} gives {r['batch_throughput_vs_batch1']:.2f}x the clips/s"
         )
     if "public_port_seconds" in r:
         public, ratio = r["public_port_seconds"], r["public_port_ratio"]

@@ -24,6 +24,18 @@ def test_inference_benchmark_json(capsys):
     assert result["ratio"] == pytest.approx(result["tf_seconds"] / result["torch_seconds"])
     assert result["floor_seconds"] == pytest.approx(result["gflop"] / result["matmul_peak_gflops_per_second"])
     assert result["matmul_peak_gflops_per_second"] > 0
+    assert "tf_batch1_seconds" not in result  # batch 1 has nothing to compare with
+
+
+def test_batch_is_compared_with_one_clip_in_the_same_run(capsys):
+    argv = ["--variant", TINY, "--frames", "4", "--size", "32", "--runs", "1", "--batch", "2", "--json"]
+    assert inference.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["input_shape"] == [2, 3, 4, 32, 32] and result["parity_ok"]
+    assert result["tf_batch1_seconds"] > 0
+    expected = (2 / result["tf_seconds"]) / (1 / result["tf_batch1_seconds"])
+    assert result["batch_throughput_vs_batch1"] == pytest.approx(expected)
+    assert "batch 2 gives" in inference.format_report(result)
 
 
 def test_reduced_precision_and_runtime_comparison(capsys):
