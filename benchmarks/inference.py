@@ -52,7 +52,8 @@ COMPARE = ("openvino", "onnxruntime")
 DRIFT_COSINE_BOUND = 0.999
 
 
-def _median_seconds(fn, runs: int) -> float:
+def median_seconds(fn, runs: int) -> float:
+    """Median seconds of ``runs`` calls of ``fn`` after one untimed warm-up call."""
     fn()  # warm-up (graph optimisation, allocator)
     times = []
     for _ in range(runs):
@@ -98,7 +99,7 @@ def matmul_gflops(runs: int = 5, dtype: str = "float32") -> float:
     a = tf.cast(tf.constant(rng.standard_normal((12544, 384)).astype(np.float32)), dtype)
     b = tf.cast(tf.constant(rng.standard_normal((384, 1536)).astype(np.float32)), dtype)
     product = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
-    seconds = _median_seconds(lambda: product(a, b).numpy(), runs)
+    seconds = median_seconds(lambda: product(a, b).numpy(), runs)
     return 2 * 12544 * 384 * 1536 / seconds / 1e9
 
 

@@ -20,7 +20,6 @@ import argparse
 import collections
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from inference import matmul_gflops  # noqa: E402
+from inference import matmul_gflops, median_seconds  # noqa: E402
 
 from tf_videoswin.cli.common import parse_shape, positive_int  # noqa: E402
 from tf_videoswin.config import PRECISIONS  # noqa: E402
@@ -99,12 +98,7 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict
     model = build_model(cfg.name, precision=precision)
     video = tf.constant(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
     forward = tf.function(lambda x: model(x, training=False)["logits"])
-    forward(video).numpy()
-    seconds = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        forward(video).numpy()
-        seconds.append(time.perf_counter() - start)
+    seconds = median_seconds(lambda: forward(video).numpy(), runs)
     logdir = Path(tempfile.mkdtemp(prefix="videoswin_profile_"))
     try:
         tf.profiler.experimental.start(str(logdir))
@@ -126,7 +120,7 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict
         "variant": variant,
         "input_shape": list(shape),
         "precision": precision,
-        "seconds": statistics.median(seconds),
+        "seconds": seconds,
         "floor_seconds": work / rate,
         "matmul_gflops_per_second": rate,
         "threads": threads,

@@ -63,7 +63,7 @@ def test_reduced_precision_and_runtime_comparison(capsys):
     assert "CPU: " in inference.format_report(result) and "x faster" in inference.format_report(result)
 
 
-def test_contestants_are_timed_in_turns(monkeypatch):
+def test_contestants_are_timed_in_turns():
     """One warm-up call each, then rounds of two calls of each (the second timed): a slowdown that
     lasts a while hits every contestant, not only the one timed during it."""
     calls = []
