@@ -229,17 +229,19 @@ def run(
         tf_video = tf.constant(video)
         torch_video = torch.from_numpy(video)
 
-        def serving_forward(path: Path, clip: tf.Tensor = tf_video):
-            serving = tf.saved_model.load(str(path)).signatures["serving_default"]
+        def serving_forward(serving, clip: tf.Tensor = tf_video):
             return lambda: serving(video=clip)["logits"].numpy()
 
         def torch_forward():
             with torch.no_grad():
                 return torch_model(torch_video)["logits"].numpy()
 
-        forwards = {key: serving_forward(path) for key, path in exports.items()}
-        if batch > 1:  # the same export on one clip, in the same rounds: the gain of batching
-            forwards["tf_batch1"] = serving_forward(exports["tf"], tf_video[:1])
+        servings = {
+            key: tf.saved_model.load(str(path)).signatures["serving_default"] for key, path in exports.items()
+        }
+        forwards = {key: serving_forward(serving) for key, serving in servings.items()}
+        if batch > 1:  # the same loaded export on one clip, in the same rounds: the gain of batching
+            forwards["tf_batch1"] = serving_forward(servings["tf"], tf_video[:1])
         forwards["torch"] = torch_forward
         expected = torch_forward()
         max_abs = float(np.abs(forwards["tf"]() - expected).max())
