@@ -12,6 +12,12 @@ forward (ops that keep one core busy while the other waits, gaps between depende
 compared with what the model's matmul FLOPs need at the float32 matmul rate the floor of
 ``benchmarks/inference.py`` uses: if they take about that, the matmuls run at the floor and what
 separates the forward from the floor is the rest of the table.
+
+The report ends with the bounds the profiled forward sets (:func:`bounds`): how much time outside the matmuls
+a forward at 1.5x / 1.3x the floor may spend; the most batching can gain if it removed every idle
+moment (each kernel's work grows with the number of clips); and, for a float32 profile on a CPU with
+bf16 arithmetic, the most a bfloat16 forward can gain over float32 if only its matmuls got faster (by the
+bf16 / float32 matmul rate measured here).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from inference import matmul_gflops, median_seconds  # noqa: E402
+from inference import cpu_info, matmul_gflops, median_seconds  # noqa: E402
 
 from tf_videoswin.cli.common import parse_shape, positive_int  # noqa: E402
 from tf_videoswin.config import PRECISIONS  # noqa: E402
@@ -89,6 +95,43 @@ def kernel_times(logdir: Path) -> tuple[collections.Counter, int]:
     return per_op, max(1, len(threads))
 
 
+#: Forward / floor ratios whose budget outside the matmuls :func:`bounds` reports (the float32 speed
+#: targets: Swin-T 1.5x, Swin-B 1.3x).
+FLOOR_TARGETS = (1.5, 1.3)
+
+
+def bounds(
+    seconds: float,
+    matmul_seconds: float,
+    idle_seconds: float,
+    floor_seconds: float,
+    bf16_speedup: float | None = None,
+) -> dict:
+    """What a profile allows, in seconds per forward.
+
+    Args:
+        seconds: the forward.
+        matmul_seconds: its matmul kernels' wall time.
+        idle_seconds: its time with no kernel running.
+        floor_seconds: FLOPs / float32 matmul rate.
+        bf16_speedup: bf16 / float32 matmul rate on this CPU (None: no bfloat16 bound).
+    Returns:
+        ``outside_matmul_seconds`` (the forward minus its matmuls); ``outside_matmul_budget`` (per floor
+        target ``"1.5x"``: the time outside matmuls a forward at that ratio may spend, with these matmuls;
+        negative when the matmuls alone exceed it); ``batch_gain_ceiling`` (clips/s gain if batching
+        removed all idle time and nothing else); ``bf16_gain_ceiling`` (float32 / bfloat16 time if the
+        matmuls ran ``bf16_speedup`` times faster and everything else stayed, or None).
+    """
+    outside = seconds - matmul_seconds
+    bf16_ceiling = None if bf16_speedup is None else seconds / (outside + matmul_seconds / bf16_speedup)
+    return {
+        "outside_matmul_seconds": outside,
+        "outside_matmul_budget": {f"{k}x": k * floor_seconds - matmul_seconds for k in FLOOR_TARGETS},
+        "batch_gain_ceiling": seconds / max(seconds - idle_seconds, 1e-9),
+        "bf16_gain_ceiling": bf16_ceiling,
+    }
+
+
 def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict:
     import tensorflow as tf
 
@@ -110,12 +153,18 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
     rate = max(matmul_gflops() for _ in range(3))
+    bf16_speedup = None
+    if precision == "float32" and cpu_info()["bf16_arithmetic"]:
+        bf16_speedup = max(matmul_gflops(dtype="bfloat16") for _ in range(3)) / rate
     work = gflop(cfg, *shape[2:]) * shape[0]
     by_category = collections.Counter()
     for op, ms in per_op.items():
         by_category[category(op)] += ms
     total = sum(per_op.values())
     matmul_ms = by_category["matmul (linear layers)"] + by_category["batch matmul (attention)"]
+    # Thread time in which no kernel ran: ops that use one core, waits between dependent ops.
+    idle = max(0.0, profiled * threads - total / 1e3) / threads
+    matmul_wall = matmul_ms / threads / 1e3
     return {
         "variant": variant,
         "input_shape": list(shape),
@@ -126,9 +175,11 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict
         "threads": threads,
         "profiled_seconds": profiled,
         "kernel_ms": total,
-        # Thread time in which no kernel ran: ops that use one core, waits between dependent ops.
-        "idle_seconds": max(0.0, profiled * threads - total / 1e3) / threads,
-        "matmul_wall_seconds": matmul_ms / threads / 1e3,
+        "idle_seconds": idle,
+        "matmul_wall_seconds": matmul_wall,
+        "bf16_matmul_speedup": bf16_speedup,
+        # From the profiled forward: its kernel times and idle time belong to it, not to the median.
+        "bounds": bounds(profiled, matmul_wall, idle, work / rate, bf16_speedup),
         "categories_ms": dict(by_category.most_common()),
         "ops_ms": dict(per_op.most_common()),
     }
@@ -154,6 +205,21 @@ def format_report(r: dict, top: int) -> str:
     lines += ["", f"  top {top} op types:"]
     for op, ms in list(r["ops_ms"].items())[:top]:
         lines.append(f"  {op:<52} {ms:16.1f} {ms / total:7.1%}")
+    b = r["bounds"]
+    budgets = ", ".join(f"{s:.3f} s at {k} the floor" for k, s in b["outside_matmul_budget"].items())
+    lines += [
+        "",
+        "  bounds from this profile:",
+        f"  outside matmuls {b['outside_matmul_seconds']:.3f} s of the profiled "
+        f"{r['profiled_seconds']:.3f} s; with these matmuls a forward may spend {budgets}",
+        f"  batching: at most {b['batch_gain_ceiling']:.2f}x clips/s if it removed all idle time (kernels "
+        "grow with the clips)",
+    ]
+    if b["bf16_gain_ceiling"] is not None:
+        lines.append(
+            f"  bfloat16: at most {b['bf16_gain_ceiling']:.2f}x float32 if only the matmuls sped up "
+            f"(bf16 matmul {r['bf16_matmul_speedup']:.2f}x the float32 rate here)"
+        )
     return "\n".join(lines)
 
 

@@ -145,6 +145,22 @@ def test_profile_sums_kernel_time_by_what_it_does(capsys):
     assert sum(categories.values()) == pytest.approx(result["kernel_ms"])
     assert result["threads"] >= 1 and result["floor_seconds"] > 0
     assert "matmuls take" in profile_ops.format_report(result, top=5)
+    assert result["bounds"]["outside_matmul_seconds"] == pytest.approx(
+        result["profiled_seconds"] - result["matmul_wall_seconds"]
+    )
+    assert "bounds from this profile" in profile_ops.format_report(result, top=5)
+
+
+def test_profile_bounds_follow_from_the_times():
+    import profile_ops
+
+    # 1.2 s forward: 0.8 s of matmuls, 0.1 s idle; floor 0.8 s; bf16 matmuls 1.6x faster.
+    b = profile_ops.bounds(1.2, 0.8, 0.1, 0.8, bf16_speedup=1.6)
+    assert b["outside_matmul_seconds"] == pytest.approx(0.4)
+    assert b["outside_matmul_budget"] == pytest.approx({"1.5x": 0.4, "1.3x": 0.24})
+    assert b["batch_gain_ceiling"] == pytest.approx(1.2 / 1.1)
+    assert b["bf16_gain_ceiling"] == pytest.approx(1.2 / (0.4 + 0.5))
+    assert profile_ops.bounds(1.2, 0.8, 0.1, 0.8)["bf16_gain_ceiling"] is None
 
 
 def test_profile_refuses_a_bad_shape(capsys):
