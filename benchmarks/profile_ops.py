@@ -154,7 +154,8 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict
         shutil.rmtree(logdir, ignore_errors=True)
     rate = max(matmul_gflops() for _ in range(3))
     bf16_speedup = None
-    if precision == "float32" and cpu_info()["bf16_arithmetic"]:
+    bf16_arithmetic = cpu_info()["bf16_arithmetic"]
+    if precision == "float32" and bf16_arithmetic:
         bf16_speedup = max(matmul_gflops(dtype="bfloat16") for _ in range(3)) / rate
     work = gflop(cfg, *shape[2:]) * shape[0]
     by_category = collections.Counter()
@@ -177,6 +178,7 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict
         "kernel_ms": total,
         "idle_seconds": idle,
         "matmul_wall_seconds": matmul_wall,
+        "bf16_arithmetic": bf16_arithmetic,
         "bf16_matmul_speedup": bf16_speedup,
         # From the profiled forward: its kernel times and idle time belong to it, not to the median.
         "bounds": bounds(profiled, matmul_wall, idle, work / rate, bf16_speedup),
@@ -219,6 +221,10 @@ def format_report(r: dict, top: int) -> str:
         lines.append(
             f"  bfloat16: at most {b['bf16_gain_ceiling']:.2f}x float32 if only the matmuls sped up "
             f"(bf16 matmul {r['bf16_matmul_speedup']:.2f}x the float32 rate here)"
+        )
+    elif not r["bf16_arithmetic"]:
+        lines.append(
+            "  bfloat16: this CPU has no bf16 arithmetic (AVX512_BF16 / AMX); TensorFlow emulates it: no gain"
         )
     return "\n".join(lines)
 

@@ -149,6 +149,8 @@ def test_profile_sums_kernel_time_by_what_it_does(capsys):
         result["profiled_seconds"] - result["matmul_wall_seconds"]
     )
     assert "bounds from this profile" in profile_ops.format_report(result, top=5)
+    no_bf16 = {**result, "bf16_arithmetic": False, "bounds": {**result["bounds"], "bf16_gain_ceiling": None}}
+    assert "no bf16 arithmetic" in profile_ops.format_report(no_bf16, top=5)
 
 
 def test_profile_bounds_follow_from_the_times():
