@@ -1,7 +1,7 @@
 """Where a forward's time goes: TensorFlow's own profiler, summed per op type, against the floor.
 
     python benchmarks/profile_ops.py [--variant swin_tiny_patch244_window877_kinetics400_1k] \\
-        [--shape 1,3,32,224,224] [--precision float32|bfloat16] [--top 25] [--json]
+        [--shape 1,3,32,224,224] [--precision float32|bfloat16] [--top 25] [--by-stage] [--json]
 
 Random weights (speed does not depend on their values). One traced forward (``tf.function`` of the Keras
 model, as the SavedModel runs it) is warmed up, timed (median of ``--runs``), then run once under
@@ -18,6 +18,10 @@ a forward at 1.5x / 1.3x the floor may spend; the most batching can gain if it r
 moment (each kernel's work grows with the number of clips); and, for a float32 profile on a CPU with
 bf16 arithmetic, the most a bfloat16 forward can gain over float32 if only its matmuls got faster (by the
 bf16 / float32 matmul rate measured here).
+
+``--by-stage`` also times and profiles each of the backbone's four stages on its own (its input is what the
+stages before it produce on the same clip), against the floor of that stage's FLOPs: which stage the time
+outside the matmuls belongs to.
 """
 
 from __future__ import annotations
@@ -132,7 +136,71 @@ def bounds(
     }
 
 
-def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict:
+def profile_once(fn, arg) -> tuple[float, collections.Counter, int]:
+    """``fn(arg)`` once under ``tf.profiler``: wall seconds, kernel ms per op type, compute threads."""
+    import tensorflow as tf
+
+    logdir = Path(tempfile.mkdtemp(prefix="videoswin_profile_"))
+    try:
+        tf.profiler.experimental.start(str(logdir))
+        start = time.perf_counter()
+        fn(arg).numpy()
+        seconds = time.perf_counter() - start
+        tf.profiler.experimental.stop()
+        per_op, threads = kernel_times(logdir)
+    finally:
+        shutil.rmtree(logdir, ignore_errors=True)
+    return seconds, per_op, threads
+
+
+def summarise(profiled: float, per_op: collections.Counter, threads: int) -> dict:
+    """Kernel time by category, idle time and matmul wall time of one profiled run."""
+    by_category = collections.Counter()
+    for op, ms in per_op.items():
+        by_category[category(op)] += ms
+    total = sum(per_op.values())
+    matmul_ms = by_category["matmul (linear layers)"] + by_category["batch matmul (attention)"]
+    return {
+        "profiled_seconds": profiled,
+        "threads": threads,
+        "kernel_ms": total,
+        # Thread time in which no kernel ran: ops that use one core, waits between dependent ops.
+        "idle_seconds": max(0.0, profiled * threads - total / 1e3) / threads,
+        "matmul_wall_seconds": matmul_ms / threads / 1e3,
+        "categories_ms": dict(by_category.most_common()),
+    }
+
+
+def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
+    """Each backbone stage timed and profiled on its own, on the input the earlier stages give it."""
+    import tensorflow as tf
+
+    from tf_videoswin.model.flops import count_macs
+
+    backbone = model.backbone
+    macs = count_macs(model.config, *video.shape[2:])
+    x = backbone.patch_embed(video)
+    stages = []
+    for i, layer in enumerate(backbone.layers):
+        stage = tf.function(lambda v, layer=layer: layer(v, training=False))
+        seconds = median_seconds(lambda s=stage, v=x: s(v).numpy(), runs)
+        summary = summarise(*profile_once(stage, x))
+        stages.append(
+            {
+                "stage": f"layers.{i}",
+                "input_shape": list(x.shape),
+                "blocks": len(layer.blocks),
+                "seconds": seconds,
+                "floor_seconds": 2 * macs[f"layers.{i}"] * video.shape[0] / 1e9 / rate,
+                **summary,
+                "outside_matmul_seconds": summary["profiled_seconds"] - summary["matmul_wall_seconds"],
+            }
+        )
+        x = stage(x)
+    return stages
+
+
+def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stage: bool = False) -> dict:
     import tensorflow as tf
 
     from tf_videoswin import build_model
@@ -142,49 +210,33 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int) -> dict
     video = tf.constant(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
     forward = tf.function(lambda x: model(x, training=False)["logits"])
     seconds = median_seconds(lambda: forward(video).numpy(), runs)
-    logdir = Path(tempfile.mkdtemp(prefix="videoswin_profile_"))
-    try:
-        tf.profiler.experimental.start(str(logdir))
-        start = time.perf_counter()
-        forward(video).numpy()
-        profiled = time.perf_counter() - start
-        tf.profiler.experimental.stop()
-        per_op, threads = kernel_times(logdir)
-    finally:
-        shutil.rmtree(logdir, ignore_errors=True)
+    profiled, per_op, threads = profile_once(forward, video)
     rate = max(matmul_gflops() for _ in range(3))
     bf16_speedup = None
     bf16_arithmetic = cpu_info()["bf16_arithmetic"]
     if precision == "float32" and bf16_arithmetic:
         bf16_speedup = max(matmul_gflops(dtype="bfloat16") for _ in range(3)) / rate
     work = gflop(cfg, *shape[2:]) * shape[0]
-    by_category = collections.Counter()
-    for op, ms in per_op.items():
-        by_category[category(op)] += ms
-    total = sum(per_op.values())
-    matmul_ms = by_category["matmul (linear layers)"] + by_category["batch matmul (attention)"]
-    # Thread time in which no kernel ran: ops that use one core, waits between dependent ops.
-    idle = max(0.0, profiled * threads - total / 1e3) / threads
-    matmul_wall = matmul_ms / threads / 1e3
-    return {
+    summary = summarise(profiled, per_op, threads)
+    result = {
         "variant": variant,
         "input_shape": list(shape),
         "precision": precision,
         "seconds": seconds,
         "floor_seconds": work / rate,
         "matmul_gflops_per_second": rate,
-        "threads": threads,
-        "profiled_seconds": profiled,
-        "kernel_ms": total,
-        "idle_seconds": idle,
-        "matmul_wall_seconds": matmul_wall,
+        **summary,
         "bf16_arithmetic": bf16_arithmetic,
         "bf16_matmul_speedup": bf16_speedup,
         # From the profiled forward: its kernel times and idle time belong to it, not to the median.
-        "bounds": bounds(profiled, matmul_wall, idle, work / rate, bf16_speedup),
-        "categories_ms": dict(by_category.most_common()),
+        "bounds": bounds(
+            profiled, summary["matmul_wall_seconds"], summary["idle_seconds"], work / rate, bf16_speedup
+        ),
         "ops_ms": dict(per_op.most_common()),
     }
+    if by_stage:
+        result["stages"] = profile_stages(model, video, rate, runs)
+    return result
 
 
 def format_report(r: dict, top: int) -> str:
@@ -226,6 +278,27 @@ def format_report(r: dict, top: int) -> str:
         lines.append(
             "  bfloat16: this CPU has no bf16 arithmetic (AVX512_BF16 / AMX); TensorFlow emulates it: no gain"
         )
+    if r.get("stages"):
+        lines += ["", "  by stage (each timed and profiled on its own):", format_stages(r["stages"])]
+    return "\n".join(lines)
+
+
+def format_stages(stages: list[dict]) -> str:
+    header = (
+        f"  {'stage':<9} {'input':<22} {'blocks':>6} {'s':>7} {'floor s':>8} {'ratio':>6} "
+        f"{'outside matmuls':>16} {'idle':>6}  largest outside matmuls"
+    )
+    lines = [header]
+    for st in stages:
+        rest = {k: v for k, v in st["categories_ms"].items() if not k.startswith(("matmul", "batch matmul"))}
+        largest = ", ".join(
+            f"{k.split(' (')[0]} {v / st['threads'] / 1e3:.3f}" for k, v in list(rest.items())[:3]
+        )
+        lines.append(
+            f"  {st['stage']:<9} {'x'.join(map(str, st['input_shape'])):<22} {st['blocks']:>6} "
+            f"{st['seconds']:7.3f} {st['floor_seconds']:8.3f} {st['seconds'] / st['floor_seconds']:6.2f} "
+            f"{st['outside_matmul_seconds']:16.3f} {st['idle_seconds']:6.3f}  {largest}"
+        )
     return "\n".join(lines)
 
 
@@ -236,9 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--precision", choices=PRECISIONS, default="float32")
     p.add_argument("--runs", type=positive_int, default=3, help="timed forwards before the profiled one")
     p.add_argument("--top", type=positive_int, default=25, help="op types listed")
+    p.add_argument(
+        "--by-stage", action="store_true", help="also time and profile each backbone stage on its own"
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    result = run(args.variant, args.shape, args.precision, args.runs)
+    result = run(args.variant, args.shape, args.precision, args.runs, by_stage=args.by_stage)
     print(json.dumps(result, indent=2) if args.json else format_report(result, args.top))
     return 0
 

@@ -153,6 +153,33 @@ def test_profile_sums_kernel_time_by_what_it_does(capsys):
     assert "no bf16 arithmetic" in profile_ops.format_report(no_bf16, top=5)
 
 
+def test_profile_by_stage_follows_the_backbone(capsys):
+    import profile_ops
+
+    from tf_videoswin.model.flops import count_macs
+    from tf_videoswin.variants import get_variant
+
+    argv = ["--shape", "2,3,4,32,32", "--runs", "1", "--by-stage", "--json"]
+    assert profile_ops.main(argv) == 0
+    result = json.loads(capsys.readouterr().out)
+    stages = result["stages"]
+    arch = get_variant(result["variant"]).arch
+    assert [s["stage"] for s in stages] == ["layers.0", "layers.1", "layers.2", "layers.3"]
+    assert [s["blocks"] for s in stages] == list(arch.depths)
+    # Each stage gets what the one before it gives: channels double, the grid halves (ceil).
+    assert stages[0]["input_shape"] == [2, 2, 8, 8, arch.embed_dim]
+    assert [s["input_shape"][-1] for s in stages] == [arch.embed_dim * 2**i for i in range(4)]
+    assert [s["input_shape"][2] for s in stages] == [8, 4, 2, 1]
+    macs = count_macs(arch, 4, 32, 32)
+    rate = result["matmul_gflops_per_second"]
+    for s in stages:
+        assert s["floor_seconds"] == pytest.approx(2 * 2 * macs[s["stage"]] / 1e9 / rate)
+        assert s["outside_matmul_seconds"] == pytest.approx(s["profiled_seconds"] - s["matmul_wall_seconds"])
+        assert sum(s["categories_ms"].values()) == pytest.approx(s["kernel_ms"])
+    report = profile_ops.format_report(result, top=5)
+    assert "by stage" in report and all(s["stage"] in report for s in stages)
+
+
 def test_profile_bounds_follow_from_the_times():
     import profile_ops
 
