@@ -59,6 +59,8 @@ CATEGORIES = {
     "Transpose": "transpose (windows, heads)",
     "Cast": "cast (reduced precision)",
 }
+#: The categories above whose kernels are matmuls (what the floor counts); the rest is "outside matmuls".
+MATMUL_CATEGORIES = ("matmul (linear layers)", "batch matmul (attention)")
 LOOP_OPS = ("TensorList", "ParallelFor", "Enter", "Exit", "NextIteration", "Merge", "Switch", "LoopCond")
 
 
@@ -159,7 +161,7 @@ def summarise(profiled: float, per_op: collections.Counter, threads: int) -> dic
     for op, ms in per_op.items():
         by_category[category(op)] += ms
     total = sum(per_op.values())
-    matmul_ms = by_category["matmul (linear layers)"] + by_category["batch matmul (attention)"]
+    matmul_ms = sum(by_category[name] for name in MATMUL_CATEGORIES)
     return {
         "profiled_seconds": profiled,
         "threads": threads,
@@ -290,7 +292,7 @@ def format_stages(stages: list[dict]) -> str:
     )
     lines = [header]
     for st in stages:
-        rest = {k: v for k, v in st["categories_ms"].items() if not k.startswith(("matmul", "batch matmul"))}
+        rest = {k: v for k, v in st["categories_ms"].items() if k not in MATMUL_CATEGORIES}
         largest = ", ".join(
             f"{k.split(' (')[0]} {v / st['threads'] / 1e3:.3f}" for k, v in list(rest.items())[:3]
         )
