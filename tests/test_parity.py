@@ -42,9 +42,12 @@ def test_tf_matches_reference_on_odd_shape(name, synthetic_state_dict):
 
 def test_every_stage_and_block_matches_on_tiny(synthetic_state_dict):
     tf_model, torch_model = _models(TINY, synthetic_state_dict(TINY))
-    # A shape that pads every stage and clips windows in the late stages.
+    # A shape that pads every stage and clips windows in the late stages. The residual stream reaches
+    # |x| ~ 10 in stage 3 (float32 spacing 9.5e-7 there), and two float32 implementations that sum in
+    # different orders drift apart by ~10 such steps over 12 blocks (9.3e-6 and 1.05e-5 at the last
+    # stage-3 block with one and with several MLP slices per loop step); a wrong block moves by >= 1e-3.
     report = parity.compare_models(
-        tf_model, torch_model, parity.parity_input((2, 3, 12, 60, 84)), tolerance=1e-5, intermediates=True
+        tf_model, torch_model, parity.parity_input((2, 3, 12, 60, 84)), tolerance=2e-5, intermediates=True
     )
     names = [r.name for r in report.rows]
     assert names[0] == "backbone.patch_embed"
