@@ -5,12 +5,15 @@
 
 Random weights (speed does not depend on their values). One traced forward (``tf.function`` of the Keras
 model, as the SavedModel runs it) is warmed up, timed (median of ``--runs``), then run once under
-``tf.profiler``. Every kernel the executor ran is summed by op type over all compute threads; the table
-gives milliseconds summed over threads, the share of all kernel time and the wall-time equivalent
-(``ms / threads``). "Idle" is the compute threads' time in which no kernel ran during the profiled
-forward (ops that keep one core busy while the other waits, gaps between dependent ops). Matmul ops are
-compared with what the model's matmul FLOPs need at the float32 matmul rate the floor of
-``benchmarks/inference.py`` uses: if they take about that, the matmuls run at the floor and what
+``tf.profiler``. The trace gives the kernels each executor thread ran and the work regions of each thread
+of the intra-op pool that oneDNN and Eigen spread a kernel's work over. The table gives each op type's wall
+time, sliced so that every moment goes in equal parts to the kernels running at it (a kernel alone gets all
+of its time whether it uses one core or all of them; two side by side get half each), its share of the
+profiled forward, and its kernel time summed over the executor threads. "Idle" is the time the cores spent
+outside the pool's work regions (per pool thread; work a small op does inline on its executor thread counts
+as idle, so read it as an upper bound); "no kernel running" is the time in which no executor thread ran a
+kernel. Matmul ops are compared with what the model's matmul FLOPs need at the float32 matmul rate the floor
+of ``benchmarks/inference.py`` uses: if they take about that, the matmuls run at the floor and what
 separates the forward from the floor is the rest of the table.
 
 The report ends with the bounds the profiled forward sets (:func:`bounds`): how much time outside the matmuls
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import dataclasses
 import json
 import shutil
 import sys
@@ -77,8 +81,66 @@ def category(op: str) -> str:
     return f"other ({name})"
 
 
-def kernel_times(logdir: Path) -> tuple[collections.Counter, int]:
-    """Milliseconds per op type summed over the executor's compute threads, and the thread count."""
+#: A kernel on one executor thread: (start, end, op type), in picoseconds.
+Kernel = tuple[int, int, str]
+
+
+def top_level(kernels: list[Kernel]) -> list[Kernel]:
+    """The kernels of one executor thread without the events nested inside them (the profiler records
+    ``ParallelFor``, ``MemoryAllocation`` and ``Record`` inside the kernel that issued them)."""
+    result, end = [], -1
+    for k in sorted(kernels):
+        if k[0] < end:
+            continue
+        result.append(k)
+        end = k[1]
+    return result
+
+
+def time_sliced(threads: list[list[Kernel]]) -> collections.Counter:
+    """Wall seconds per op type: each moment goes in equal parts to the kernels running at it.
+
+    A kernel that runs alone gets all of its wall time whether it keeps one core busy or spreads its
+    work over the intra-op pool; two kernels side by side get half each. The sum is the time in which
+    some kernel ran.
+    """
+    points = sorted(
+        (t, step, op)
+        for kernels in threads
+        for start, end, op in kernels
+        for t, step in ((start, 1), (end, -1))
+    )
+    seconds, running, last = collections.Counter(), collections.Counter(), None
+    for t, step, op in points:
+        count = sum(running.values())
+        if count and last is not None and t > last:
+            for name, n in running.items():
+                if n:
+                    seconds[name] += (t - last) * n / count / 1e12
+        running[op] += step
+        last = t
+    return seconds
+
+
+def busy_seconds(regions: list[tuple[int, int]]) -> float:
+    """Seconds one pool thread spent inside its work regions (``(start, end)`` in picoseconds)."""
+    return sum(end - start for start, end in regions) / 1e12
+
+
+@dataclasses.dataclass(frozen=True)
+class Trace:
+    """One profiled run: kernel time per op type summed over the executor's threads (ms), the same
+    time sliced into wall seconds (:func:`time_sliced`), and the intra-op pool's busy time."""
+
+    kernel_ms: collections.Counter
+    wall_seconds: collections.Counter
+    threads: int
+    pool_threads: int
+    pool_busy_seconds: float
+
+
+def read_trace(logdir: Path) -> Trace:
+    """The executor threads' kernels and the intra-op pool threads' work regions of a profiler trace."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     files = sorted(logdir.rglob("*.xplane.pb"))
@@ -86,19 +148,36 @@ def kernel_times(logdir: Path) -> tuple[collections.Counter, int]:
         raise RuntimeError(f"the profiler wrote no trace under {logdir}")
     space = xplane_pb2.XSpace()
     space.ParseFromString(files[-1].read_bytes())
-    per_op, threads = collections.Counter(), set()
+    executor, pool = [], []
     for plane in space.planes:
         names = {k: v.name for k, v in plane.event_metadata.items()}
         for line in plane.lines:
-            if not line.name.startswith("tf_Compute"):
-                continue
-            for event in line.events:
-                op = names.get(event.metadata_id, "?").split(":")[-1]
-                if op == "Process":  # the executor's per-graph frame around the kernels
-                    threads.add(line.name)
-                    continue
-                per_op[op] += event.duration_ps / 1e9
-    return per_op, max(1, len(threads))
+            base = line.timestamp_ns * 1000
+            events = [(base + e.offset_ps, e.duration_ps, names.get(e.metadata_id, "?")) for e in line.events]
+            if line.name.startswith("tf_Compute"):
+                # "Process" is the executor's per-graph frame around the kernels; ThreadpoolListener
+                # marks (an executor thread helping the pool) are instants, not kernels.
+                kernels = [
+                    (t, t + d, n.split(":")[-1])
+                    for t, d, n in events
+                    if n.split(":")[-1] != "Process" and not n.startswith("ThreadpoolListener")
+                ]
+                if kernels:
+                    executor.append(top_level(kernels))
+            elif "_Eigen/" in line.name:  # a thread of the intra-op pool: StartRegion ... StopRegion
+                regions, start = [], None
+                for t, _, n in sorted(events):
+                    if n.endswith("StartRegion"):
+                        start = t
+                    elif n.endswith("StopRegion") and start is not None:
+                        regions.append((start, t))
+                        start = None
+                pool.append(busy_seconds(regions))
+    kernel_ms = collections.Counter()
+    for kernels in executor:
+        for start, end, op in kernels:
+            kernel_ms[op] += (end - start) / 1e9
+    return Trace(kernel_ms, time_sliced(executor), max(1, len(executor)), len(pool), sum(pool))
 
 
 #: Forward / floor ratios whose budget outside the matmuls :func:`bounds` reports (the float32 speed
@@ -138,8 +217,8 @@ def bounds(
     }
 
 
-def profile_once(fn, arg) -> tuple[float, collections.Counter, int]:
-    """``fn(arg)`` once under ``tf.profiler``: wall seconds, kernel ms per op type, compute threads."""
+def profile_once(fn, arg) -> tuple[float, Trace]:
+    """``fn(arg)`` once under ``tf.profiler``: its wall seconds and its :class:`Trace`."""
     import tensorflow as tf
 
     logdir = Path(tempfile.mkdtemp(prefix="videoswin_profile_"))
@@ -149,27 +228,39 @@ def profile_once(fn, arg) -> tuple[float, collections.Counter, int]:
         fn(arg).numpy()
         seconds = time.perf_counter() - start
         tf.profiler.experimental.stop()
-        per_op, threads = kernel_times(logdir)
+        trace = read_trace(logdir)
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
-    return seconds, per_op, threads
+    return seconds, trace
 
 
-def summarise(profiled: float, per_op: collections.Counter, threads: int) -> dict:
-    """Kernel time by category, idle time and matmul wall time of one profiled run."""
-    by_category = collections.Counter()
-    for op, ms in per_op.items():
-        by_category[category(op)] += ms
-    total = sum(per_op.values())
-    matmul_ms = sum(by_category[name] for name in MATMUL_CATEGORIES)
+def by_category(per_op: collections.Counter) -> dict[str, float]:
+    totals = collections.Counter()
+    for op, value in per_op.items():
+        totals[category(op)] += value
+    return dict(totals.most_common())
+
+
+def summarise(profiled: float, trace: Trace) -> dict:
+    """Wall time by category, matmul wall time and idle time of one profiled run."""
+    wall = by_category(trace.wall_seconds)
+    no_kernel = max(0.0, profiled - sum(trace.wall_seconds.values()))
+    if trace.pool_threads:
+        # The cores' idle time: pool threads outside their work regions, per thread.
+        idle = max(0.0, profiled - trace.pool_busy_seconds / trace.pool_threads)
+    else:
+        idle = no_kernel
     return {
         "profiled_seconds": profiled,
-        "threads": threads,
-        "kernel_ms": total,
-        # Thread time in which no kernel ran: ops that use one core, waits between dependent ops.
-        "idle_seconds": max(0.0, profiled * threads - total / 1e3) / threads,
-        "matmul_wall_seconds": matmul_ms / threads / 1e3,
-        "categories_ms": dict(by_category.most_common()),
+        "threads": trace.threads,
+        "pool_threads": trace.pool_threads,
+        "kernel_ms": sum(trace.kernel_ms.values()),
+        "categories_ms": by_category(trace.kernel_ms),
+        "categories_seconds": wall,
+        "matmul_wall_seconds": sum(wall.get(name, 0.0) for name in MATMUL_CATEGORIES),
+        "no_kernel_seconds": no_kernel,
+        "pool_busy_seconds": trace.pool_busy_seconds,
+        "idle_seconds": idle,
     }
 
 
@@ -212,14 +303,14 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stag
     video = tf.constant(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
     forward = tf.function(lambda x: model(x, training=False)["logits"])
     seconds = median_seconds(lambda: forward(video).numpy(), runs)
-    profiled, per_op, threads = profile_once(forward, video)
+    profiled, trace = profile_once(forward, video)
     rate = max(matmul_gflops() for _ in range(3))
     bf16_speedup = None
     bf16_arithmetic = cpu_info()["bf16_arithmetic"]
     if precision == "float32" and bf16_arithmetic:
         bf16_speedup = max(matmul_gflops(dtype="bfloat16") for _ in range(3)) / rate
     work = gflop(cfg, *shape[2:]) * shape[0]
-    summary = summarise(profiled, per_op, threads)
+    summary = summarise(profiled, trace)
     result = {
         "variant": variant,
         "input_shape": list(shape),
@@ -234,7 +325,8 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stag
         "bounds": bounds(
             profiled, summary["matmul_wall_seconds"], summary["idle_seconds"], work / rate, bf16_speedup
         ),
-        "ops_ms": dict(per_op.most_common()),
+        "ops_ms": dict(trace.kernel_ms.most_common()),
+        "ops_seconds": dict(trace.wall_seconds.most_common()),
     }
     if by_stage:
         result["stages"] = profile_stages(model, video, rate, runs)
@@ -242,32 +334,39 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stag
 
 
 def format_report(r: dict, top: int) -> str:
-    total, threads = r["kernel_ms"], r["threads"]
+    profiled = r["profiled_seconds"]
+    pool = f"idle {r['idle_seconds']:.3f} s"
+    if r["pool_threads"]:
+        worked = r["pool_busy_seconds"] / r["pool_threads"]
+        pool = (
+            f"its {r['pool_threads']} intra-op pool threads worked {worked:.3f} s each: cores idle {pool[5:]}"
+        )
     lines = [
         f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
         f"  forward {r['seconds']:.3f} s (median); floor {r['floor_seconds']:.3f} s "
         f"({r['seconds'] / r['floor_seconds']:.2f}x) at {r['matmul_gflops_per_second']:.1f} GFLOP/s",
-        f"  profiled forward {r['profiled_seconds']:.3f} s: kernels {total:.0f} ms over {threads} compute "
-        f"threads = {total / threads / 1e3:.3f} s wall, idle (no kernel running) {r['idle_seconds']:.3f} s",
+        f"  profiled forward {profiled:.3f} s: no kernel running {r['no_kernel_seconds']:.3f} s; {pool}",
         f"  matmuls take {r['matmul_wall_seconds']:.3f} s wall (the floor assumes all FLOPs are matmuls "
         f"at the rate above: {r['floor_seconds']:.3f} s)",
         "",
-        f"  {'what':<52} {'ms (all threads)':>16} {'share':>7} {'wall s':>8}",
+        f"  {'what':<52} {'wall s':>8} {'share':>7} {'kernel ms':>10}",
     ]
-    for name, ms in r["categories_ms"].items():
-        if ms < 0.001 * total:
+    for name, seconds in r["categories_seconds"].items():
+        if seconds < 0.001 * profiled:
             continue
-        lines.append(f"  {name:<52} {ms:16.1f} {ms / total:7.1%} {ms / threads / 1e3:8.3f}")
+        lines.append(
+            f"  {name:<52} {seconds:8.3f} {seconds / profiled:7.1%} {r['categories_ms'].get(name, 0.0):10.1f}"
+        )
     lines += ["", f"  top {top} op types:"]
-    for op, ms in list(r["ops_ms"].items())[:top]:
-        lines.append(f"  {op:<52} {ms:16.1f} {ms / total:7.1%}")
+    for op, seconds in list(r["ops_seconds"].items())[:top]:
+        lines.append(f"  {op:<52} {seconds:8.3f} {seconds / profiled:7.1%} {r['ops_ms'].get(op, 0.0):10.1f}")
     b = r["bounds"]
     budgets = ", ".join(f"{s:.3f} s at {k} the floor" for k, s in b["outside_matmul_budget"].items())
     lines += [
         "",
         "  bounds from this profile:",
         f"  outside matmuls {b['outside_matmul_seconds']:.3f} s of the profiled "
-        f"{r['profiled_seconds']:.3f} s; with these matmuls a forward may spend {budgets}",
+        f"{profiled:.3f} s; with these matmuls a forward may spend {budgets}",
         f"  batching: at most {b['batch_gain_ceiling']:.2f}x clips/s if it removed all idle time (kernels "
         "grow with the clips)",
     ]
@@ -292,10 +391,8 @@ def format_stages(stages: list[dict]) -> str:
     )
     lines = [header]
     for st in stages:
-        rest = {k: v for k, v in st["categories_ms"].items() if k not in MATMUL_CATEGORIES}
-        largest = ", ".join(
-            f"{k.split(' (')[0]} {v / st['threads'] / 1e3:.3f}" for k, v in list(rest.items())[:3]
-        )
+        rest = {k: v for k, v in st["categories_seconds"].items() if k not in MATMUL_CATEGORIES}
+        largest = ", ".join(f"{k.split(' (')[0]} {v:.3f}" for k, v in list(rest.items())[:3])
         lines.append(
             f"  {st['stage']:<9} {'x'.join(map(str, st['input_shape'])):<22} {st['blocks']:>6} "
             f"{st['seconds']:7.3f} {st['floor_seconds']:8.3f} {st['seconds'] / st['floor_seconds']:6.2f} "

@@ -1,5 +1,6 @@
 """The inference benchmark runs end to end and reports what the speed issue tracks."""
 
+import collections
 import json
 import sys
 from pathlib import Path
@@ -144,6 +145,14 @@ def test_profile_sums_kernel_time_by_what_it_does(capsys):
     assert categories["matmul (linear layers)"] > 0 and categories["batch matmul (attention)"] > 0
     assert sum(categories.values()) == pytest.approx(result["kernel_ms"])
     assert result["threads"] >= 1 and result["floor_seconds"] > 0
+    wall = result["categories_seconds"]
+    assert set(wall) == set(categories)
+    assert sum(wall.values()) + result["no_kernel_seconds"] == pytest.approx(result["profiled_seconds"])
+    assert result["matmul_wall_seconds"] == pytest.approx(
+        wall["matmul (linear layers)"] + wall["batch matmul (attention)"]
+    )
+    assert 0 <= result["idle_seconds"] <= result["profiled_seconds"]
+    assert "ParallelFor" not in result["ops_ms"]  # recorded inside the kernels that issue it
     assert "matmuls take" in profile_ops.format_report(result, top=5)
     assert result["bounds"]["outside_matmul_seconds"] == pytest.approx(
         result["profiled_seconds"] - result["matmul_wall_seconds"]
@@ -176,8 +185,30 @@ def test_profile_by_stage_follows_the_backbone(capsys):
         assert s["floor_seconds"] == pytest.approx(2 * 2 * macs[s["stage"]] / 1e9 / rate)
         assert s["outside_matmul_seconds"] == pytest.approx(s["profiled_seconds"] - s["matmul_wall_seconds"])
         assert sum(s["categories_ms"].values()) == pytest.approx(s["kernel_ms"])
+        assert sum(s["categories_seconds"].values()) <= s["profiled_seconds"] + 1e-9
     report = profile_ops.format_report(result, top=5)
     assert "by stage" in report and all(s["stage"] in report for s in stages)
+
+
+def test_profile_slices_wall_time_between_the_kernels_running():
+    import profile_ops
+
+    second = 10**12  # the trace's picoseconds
+    # Executor thread 1: a matmul from 0 to 10 s with a ParallelFor recorded inside it;
+    # thread 2: a softmax from 5 to 15 s, then a transpose from 20 to 21 s.
+    one = profile_ops.top_level([(0, 10 * second, "MatMul"), (2 * second, 3 * second, "ParallelFor")])
+    two = profile_ops.top_level(
+        [(20 * second, 21 * second, "Transpose"), (5 * second, 15 * second, "Softmax")]
+    )
+    assert one == [(0, 10 * second, "MatMul")]
+    seconds = profile_ops.time_sliced([one, two])
+    assert seconds == pytest.approx({"MatMul": 7.5, "Softmax": 7.5, "Transpose": 1.0})
+    assert profile_ops.busy_seconds([(0, 2 * second), (3 * second, 4 * second)]) == pytest.approx(3.0)
+    trace = profile_ops.Trace(collections.Counter(MatMul=10e3), seconds, 2, 2, 30.0)
+    summary = profile_ops.summarise(22.0, trace)
+    assert summary["no_kernel_seconds"] == pytest.approx(6.0)  # 15-20 s and 21-22 s
+    assert summary["idle_seconds"] == pytest.approx(7.0)  # 22 s minus 30 s of pool work over 2 threads
+    assert summary["matmul_wall_seconds"] == pytest.approx(7.5)
 
 
 def test_profile_bounds_follow_from_the_times():
