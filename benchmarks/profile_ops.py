@@ -155,13 +155,14 @@ def read_trace(logdir: Path) -> Trace:
             base = line.timestamp_ns * 1000
             events = [(base + e.offset_ps, e.duration_ps, names.get(e.metadata_id, "?")) for e in line.events]
             if line.name.startswith("tf_Compute"):
-                # "Process" is the executor's per-graph frame around the kernels; ThreadpoolListener
-                # marks (an executor thread helping the pool) are instants, not kernels.
-                kernels = [
+                # ThreadpoolListener marks (an executor thread helping the pool) are instants, not kernels;
+                # "Process" is the executor's per-graph frame around the kernels.
+                ops = [
                     (t, t + d, n.split(":")[-1])
                     for t, d, n in events
-                    if n.split(":")[-1] != "Process" and not n.startswith("ThreadpoolListener")
+                    if not n.startswith("ThreadpoolListener")
                 ]
+                kernels = [k for k in ops if k[2] != "Process"]
                 if kernels:
                     executor.append(top_level(kernels))
             elif "_Eigen/" in line.name:  # a thread of the intra-op pool: StartRegion ... StopRegion
@@ -197,7 +198,7 @@ def bounds(
     Args:
         seconds: the forward.
         matmul_seconds: its matmul kernels' wall time.
-        idle_seconds: its time with no kernel running.
+        idle_seconds: the time its cores sat idle (:func:`summarise`).
         floor_seconds: FLOPs / float32 matmul rate.
         bf16_speedup: bf16 / float32 matmul rate on this CPU (None: no bfloat16 bound).
     Returns:
