@@ -24,7 +24,10 @@ bf16 / float32 matmul rate measured here).
 
 ``--by-stage`` also times and profiles each of the backbone's four stages on its own (its input is what the
 stages before it produce on the same clip), against the floor of that stage's FLOPs: which stage the time
-outside the matmuls belongs to.
+outside the matmuls belongs to. Each stage's profile is then split by part of its blocks, read from the op
+names: the window attention loop (qkv projection, scores, softmax, values, window by window), the MLP loop,
+and the rest (LayerNorms, padding, shifts, window partition and reverse, the attention's output projection,
+PatchMerging), each against the floor of its own FLOPs (:func:`tf_videoswin.model.flops.stage_macs`).
 """
 
 from __future__ import annotations
@@ -49,7 +52,8 @@ from inference import cpu_info, matmul_gflops, median_seconds  # noqa: E402
 
 from tf_videoswin.cli.common import parse_shape, positive_int  # noqa: E402
 from tf_videoswin.config import PRECISIONS  # noqa: E402
-from tf_videoswin.model.flops import gflop  # noqa: E402
+from tf_videoswin.model.flops import gflop, stage_macs  # noqa: E402
+from tf_videoswin.model.functional import MLP_LOOP_SCOPE, WINDOW_LOOP_SCOPE  # noqa: E402
 from tf_videoswin.variants import VARIANTS, get_variant  # noqa: E402
 
 #: Op types by what they do (oneDNN ops carry an ``_Mkl`` prefix, dropped before the lookup).
@@ -66,6 +70,26 @@ CATEGORIES = {
 #: The categories above whose kernels are matmuls (what the floor counts); the rest is "outside matmuls".
 MATMUL_CATEGORIES = ("matmul (linear layers)", "batch matmul (attention)")
 LOOP_OPS = ("TensorList", "ParallelFor", "Enter", "Exit", "NextIteration", "Merge", "Switch", "LoopCond")
+#: The parts of a stage by the name scope their ops run in, and the :func:`stage_macs` parts they compute.
+PARTS = {
+    "window attention loop": (WINDOW_LOOP_SCOPE, ("attention",)),
+    "MLP loop": (MLP_LOOP_SCOPE, ("mlp",)),
+    "rest": (None, ("proj", "norm", "merging")),
+}
+
+
+def op_type(name: str) -> str:
+    """``MatMul`` of a profiler event named ``scope/.../name:MatMul`` (an op type alone stays as is)."""
+    return name.rsplit(":", 1)[-1]
+
+
+def part(name: str) -> str:
+    """The :data:`PARTS` entry an op runs in, from the scopes of its name."""
+    scopes = name.rsplit(":", 1)[0].split("/")
+    for label, (scope, _) in PARTS.items():
+        if scope is not None and scope in scopes:
+            return label
+    return "rest"
 
 
 def category(op: str) -> str:
@@ -81,7 +105,7 @@ def category(op: str) -> str:
     return f"other ({name})"
 
 
-#: A kernel on one executor thread: (start, end, op type), in picoseconds.
+#: A kernel on one executor thread: (start, end, ``op name:op type``), times in picoseconds.
 Kernel = tuple[int, int, str]
 
 
@@ -97,17 +121,18 @@ def top_level(kernels: list[Kernel]) -> list[Kernel]:
     return result
 
 
-def time_sliced(threads: list[list[Kernel]]) -> collections.Counter:
-    """Wall seconds per op type: each moment goes in equal parts to the kernels running at it.
+def time_sliced(threads: list[list[Kernel]], key=op_type) -> collections.Counter:
+    """Wall seconds per ``key`` of the kernels' names (default: op type): each moment goes in equal parts
+    to the kernels running at it.
 
     A kernel that runs alone gets all of its wall time whether it keeps one core busy or spreads its
     work over the intra-op pool; two kernels side by side get half each. The sum is the time in which
     some kernel ran.
     """
     points = sorted(
-        (t, step, op)
+        (t, step, key(name))
         for kernels in threads
-        for start, end, op in kernels
+        for start, end, name in kernels
         for t, step in ((start, 1), (end, -1))
     )
     seconds, running, last = collections.Counter(), collections.Counter(), None
@@ -130,13 +155,15 @@ def busy_seconds(regions: list[tuple[int, int]]) -> float:
 @dataclasses.dataclass(frozen=True)
 class Trace:
     """One profiled run: kernel time per op type summed over the executor's threads (ms), the same
-    time sliced into wall seconds (:func:`time_sliced`), and the intra-op pool's busy time."""
+    time sliced into wall seconds (:func:`time_sliced`), the intra-op pool's busy time, and the wall
+    seconds by part of a block (:data:`PARTS`)."""
 
     kernel_ms: collections.Counter
     wall_seconds: collections.Counter
     threads: int
     pool_threads: int
     pool_busy_seconds: float
+    part_seconds: collections.Counter = dataclasses.field(default_factory=collections.Counter)
 
 
 def read_trace(logdir: Path) -> Trace:
@@ -157,12 +184,8 @@ def read_trace(logdir: Path) -> Trace:
             if line.name.startswith("tf_Compute"):
                 # ThreadpoolListener marks (an executor thread helping the pool) are instants, not kernels;
                 # "Process" is the executor's per-graph frame around the kernels.
-                ops = [
-                    (t, t + d, n.split(":")[-1])
-                    for t, d, n in events
-                    if not n.startswith("ThreadpoolListener")
-                ]
-                kernels = [k for k in ops if k[2] != "Process"]
+                ops = [(t, t + d, n) for t, d, n in events if not n.startswith("ThreadpoolListener")]
+                kernels = [k for k in ops if op_type(k[2]) != "Process"]
                 if kernels:
                     executor.append(top_level(kernels))
             elif "_Eigen/" in line.name:  # a thread of the intra-op pool: StartRegion ... StopRegion
@@ -176,9 +199,16 @@ def read_trace(logdir: Path) -> Trace:
                 pool.append(busy_seconds(regions))
     kernel_ms = collections.Counter()
     for kernels in executor:
-        for start, end, op in kernels:
-            kernel_ms[op] += (end - start) / 1e9
-    return Trace(kernel_ms, time_sliced(executor), max(1, len(executor)), len(pool), sum(pool))
+        for start, end, name in kernels:
+            kernel_ms[op_type(name)] += (end - start) / 1e9
+    return Trace(
+        kernel_ms,
+        time_sliced(executor),
+        max(1, len(executor)),
+        len(pool),
+        sum(pool),
+        time_sliced(executor, key=part),
+    )
 
 
 #: Forward / floor ratios whose budget outside the matmuls :func:`bounds` reports (the float32 speed
@@ -273,12 +303,21 @@ def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
 
     backbone = model.backbone
     macs = count_macs(model.config, *video.shape[2:])
+    parts_macs = stage_macs(model.config, *video.shape[2:])
     x = backbone.patch_embed(video)
     stages = []
     for i, layer in enumerate(backbone.layers):
         stage = tf.function(lambda v, layer=layer: layer(v, training=False))
         seconds = median_seconds(lambda s=stage, v=x: s(v).numpy(), runs)
-        summary = summarise(*profile_once(stage, x))
+        profiled, trace = profile_once(stage, x)
+        summary = summarise(profiled, trace)
+        parts = {
+            label: {
+                "wall_seconds": trace.part_seconds.get(label, 0.0),
+                "floor_seconds": 2 * sum(parts_macs[i][k] for k in keys) * video.shape[0] / 1e9 / rate,
+            }
+            for label, (_, keys) in PARTS.items()
+        }
         stages.append(
             {
                 "stage": f"layers.{i}",
@@ -288,6 +327,7 @@ def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
                 "floor_seconds": 2 * macs[f"layers.{i}"] * video.shape[0] / 1e9 / rate,
                 **summary,
                 "outside_matmul_seconds": summary["profiled_seconds"] - summary["matmul_wall_seconds"],
+                "parts": parts,
             }
         )
         x = stage(x)
@@ -399,6 +439,17 @@ def format_stages(stages: list[dict]) -> str:
             f"{st['seconds']:7.3f} {st['floor_seconds']:8.3f} {st['seconds'] / st['floor_seconds']:6.2f} "
             f"{st['outside_matmul_seconds']:16.3f} {st['idle_seconds']:6.3f}  {largest}"
         )
+    lines += [
+        "",
+        "  by part of each stage (wall s from the stage profiles above; floor: the part's FLOPs at the same "
+        "rate):",
+        f"  {'stage':<9} {'part':<22} {'wall s':>7} {'floor s':>8} {'ratio':>6}",
+    ]
+    for st in stages:
+        for label, p in st["parts"].items():
+            wall, floor = p["wall_seconds"], p["floor_seconds"]
+            ratio = wall / floor if floor else float("nan")
+            lines.append(f"  {st['stage']:<9} {label:<22} {wall:7.3f} {floor:8.3f} {ratio:6.2f}")
     return "\n".join(lines)
 
 

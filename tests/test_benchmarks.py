@@ -188,6 +188,18 @@ def test_profile_by_stage_follows_the_backbone(capsys):
         assert sum(s["categories_seconds"].values()) <= s["profiled_seconds"] + 1e-9
     report = profile_ops.format_report(result, top=5)
     assert "by stage" in report and all(s["stage"] in report for s in stages)
+    # Each stage splits into the parts of its blocks: the same kernels' wall time, the stage's FLOPs.
+    assert "by part of each stage" in report
+    for s in stages:
+        parts = s["parts"]
+        assert list(parts) == list(profile_ops.PARTS)
+        assert sum(p["wall_seconds"] for p in parts.values()) == pytest.approx(
+            sum(s["categories_seconds"].values())
+        )
+        assert sum(p["floor_seconds"] for p in parts.values()) == pytest.approx(s["floor_seconds"])
+        # The name scopes of the model's two loops reach the profiler's op names.
+        assert parts["window attention loop"]["wall_seconds"] > 0
+        assert parts["MLP loop"]["wall_seconds"] > 0
 
 
 def test_profile_slices_wall_time_between_the_kernels_running():
@@ -209,6 +221,32 @@ def test_profile_slices_wall_time_between_the_kernels_running():
     assert summary["no_kernel_seconds"] == pytest.approx(6.0)  # 15-20 s and 21-22 s
     assert summary["idle_seconds"] == pytest.approx(7.0)  # 22 s minus 30 s of pool work over 2 threads
     assert summary["matmul_wall_seconds"] == pytest.approx(7.5)
+
+
+def test_profile_tells_the_parts_of_a_block_from_op_names():
+    import profile_ops
+
+    loop = "layers.0_1/blocks.1_1/PartitionedCall/window_loop/map/while/body/_55/window_loop/map/while"
+    assert profile_ops.op_type(f"{loop}/MatMul_1:_MklBatchMatMulV2") == "_MklBatchMatMulV2"
+    assert profile_ops.op_type("MatMul") == "MatMul"
+    assert profile_ops.part(f"{loop}/Softmax:_MklSoftmax") == "window attention loop"
+    assert profile_ops.part("layers.2_1/blocks.0_1/PartitionedCall/mlp_loop/map/while/Gelu:Mul") == "MLP loop"
+    assert profile_ops.part("layers.0_1/blocks.0_1/PartitionedCall/transpose:_MklTranspose") == "rest"
+    assert profile_ops.part("layers.0_1/my_window_loop_x/add:AddV2") == "rest"  # whole scopes only
+    second = 10**12
+    threads = [
+        [
+            (0, 4 * second, f"{loop}/MatMul_1:_MklBatchMatMulV2"),
+            (6 * second, 7 * second, "a/mlp_loop/b:MatMul"),
+        ],
+        [(2 * second, 4 * second, "layers.0_1/roll:Roll")],
+    ]
+    assert profile_ops.time_sliced(threads, key=profile_ops.part) == pytest.approx(
+        {"window attention loop": 3.0, "rest": 1.0, "MLP loop": 1.0}
+    )
+    assert profile_ops.time_sliced(threads) == pytest.approx(
+        {"_MklBatchMatMulV2": 3.0, "Roll": 1.0, "MatMul": 1.0}
+    )
 
 
 def test_profile_bounds_follow_from_the_times():

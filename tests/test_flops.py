@@ -2,8 +2,8 @@
 
 import pytest
 
-from tf_videoswin.model.flops import count_macs, gflop
-from tf_videoswin.variants import get_variant
+from tf_videoswin.model.flops import STAGE_PARTS, count_macs, gflop, stage_macs
+from tf_videoswin.variants import VARIANTS, get_variant
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,24 @@ def test_small_inputs_use_clipped_windows_and_padding():
 )
 def test_macs_match_the_mmaction2_flops(variant, metafile_gflops):
     assert round(count_macs(get_variant(variant))["total"] / 1e9) == metafile_gflops
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("size", [(32, 224, 224), (8, 60, 60), (3, 33, 47)])
+def test_stage_parts_add_up_to_the_stages(variant, size):
+    macs, parts = count_macs(get_variant(variant), *size), stage_macs(get_variant(variant), *size)
+    assert len(parts) == 4 and all(list(p) == list(STAGE_PARTS) for p in parts)
+    assert [sum(p.values()) for p in parts] == [macs[f"layers.{i}"] for i in range(4)]
+    assert parts[3]["merging"] == 0  # the last stage has no PatchMerging
+
+
+def test_stage_parts_count_what_each_part_computes():
+    cfg = get_variant("swin_tiny_patch244_window877_kinetics400_1k")
+    # 8x60x60 -> tokens 4x15x15 in stage 1, windows 4x7x7 over the padded 4x21x21; two blocks.
+    first = stage_macs(cfg, 8, 60, 60)[0]
+    tokens, padded, n, c = 4 * 15 * 15, 4 * 21 * 21, 4 * 7 * 7, 96
+    assert first["attention"] == 2 * (padded * c * 3 * c + 2 * padded * n * c)
+    assert first["proj"] == 2 * padded * c * c
+    assert first["mlp"] == 2 * 2 * tokens * c * 4 * c
+    assert first["norm"] == 2 * 10 * tokens * c
+    assert first["merging"] == 4 * 8 * 8 * 4 * c * (2 * c + 5)

@@ -23,31 +23,60 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
+def _token_grid(cfg: VideoSwinConfig, frames: int, height: int, width: int) -> list[int]:
+    """(D, H, W) of the patch embedding's output (the input padded up to whole patches)."""
+    return [_ceil_div(n, p) for n, p in zip((frames, height, width), cfg.patch_size, strict=True)]
+
+
+#: The parts of a stage :func:`stage_macs` reports: the window attention's qkv projection and its two
+#: score/value products, the attention's output projection, the MLP, the LayerNorms, and PatchMerging.
+STAGE_PARTS = ("attention", "proj", "mlp", "norm", "merging")
+
+
+def stage_macs(
+    cfg: VideoSwinConfig | VariantConfig, frames: int = 32, height: int = 224, width: int = 224
+) -> list[dict[str, int]]:
+    """MACs of each backbone stage by part (:data:`STAGE_PARTS`), all of its blocks together."""
+    if isinstance(cfg, VariantConfig):
+        cfg = cfg.arch
+    size = _token_grid(cfg, frames, height, width)
+    dim = cfg.embed_dim
+    stages = []
+    for i, depth in enumerate(cfg.depths):
+        window = [min(w, s) for w, s in zip(cfg.window_size, size, strict=True)]
+        padded = math.prod(_ceil_div(s, w) * w for s, w in zip(size, window, strict=True))
+        tokens, n = math.prod(size), math.prod(window)
+        hidden = int(dim * cfg.mlp_ratio)
+        parts = {
+            "attention": depth * (padded * dim * 3 * dim + 2 * padded * n * dim),  # qkv, qk^T and av
+            "proj": depth * padded * dim * dim,
+            "mlp": depth * 2 * tokens * dim * hidden,
+            "norm": depth * 2 * _NORM * tokens * dim,  # norm1, norm2
+            "merging": 0,
+        }
+        if i < len(cfg.depths) - 1:  # PatchMerging: norm, then 4C -> 2C on the halved (ceil) grid
+            size = [size[0], _ceil_div(size[1], 2), _ceil_div(size[2], 2)]
+            parts["merging"] = math.prod(size) * 4 * dim * (2 * dim + _NORM)
+            dim *= 2
+        stages.append(parts)
+    return stages
+
+
 def count_macs(
     cfg: VideoSwinConfig | VariantConfig, frames: int = 32, height: int = 224, width: int = 224
 ) -> dict[str, int]:
     """MACs per part of the model (``patch_embed``, ``layers.i``, ``norm``, ``cls_head``) and ``total``."""
     if isinstance(cfg, VariantConfig):
         cfg = cfg.arch
-    pd, ph, pw = cfg.patch_size
-    size = [_ceil_div(frames, pd), _ceil_div(height, ph), _ceil_div(width, pw)]
-    dim = cfg.embed_dim
-    tokens = math.prod(size)
-    macs = {"patch_embed": tokens * (pd * ph * pw * cfg.in_chans) * dim + _NORM * tokens * dim}
-    for i, depth in enumerate(cfg.depths):
-        window = [min(w, s) for w, s in zip(cfg.window_size, size, strict=True)]
-        padded = math.prod(_ceil_div(s, w) * w for s, w in zip(size, window, strict=True))
-        tokens, n = math.prod(size), math.prod(window)
-        hidden = int(dim * cfg.mlp_ratio)
-        attention = padded * dim * 3 * dim + 2 * padded * n * dim + padded * dim * dim  # qkv, qk^T & av, proj
-        block = attention + 2 * tokens * dim * hidden + 2 * _NORM * tokens * dim  # + norm1, norm2
-        stage = depth * block
-        if i < len(cfg.depths) - 1:  # PatchMerging: norm, then 4C -> 2C on the halved (ceil) grid
-            size = [size[0], _ceil_div(size[1], 2), _ceil_div(size[2], 2)]
-            stage += math.prod(size) * 4 * dim * (2 * dim + _NORM)
-            dim *= 2
-        macs[f"layers.{i}"] = stage
-    macs["norm"] = _NORM * math.prod(size) * dim
+    size = _token_grid(cfg, frames, height, width)
+    tokens, dim = math.prod(size), cfg.embed_dim
+    macs = {"patch_embed": tokens * math.prod(cfg.patch_size) * cfg.in_chans * dim + _NORM * tokens * dim}
+    for i, parts in enumerate(stage_macs(cfg, frames, height, width)):
+        macs[f"layers.{i}"] = sum(parts.values())
+    last = len(cfg.depths) - 1  # each PatchMerging halves H and W (ceil) and doubles the channels
+    dim = cfg.embed_dim * 2**last
+    final = [size[0], *(_ceil_div(n, 2**last) for n in size[1:])]
+    macs["norm"] = _NORM * math.prod(final) * dim
     macs["cls_head"] = dim * cfg.num_classes
     macs["total"] = sum(macs.values())
     return macs

@@ -28,6 +28,10 @@ LAYER_NORM_EPSILON = 1e-5
 #: matmuls have enough rows to run at full rate (Swin-B stage 3: 153 GFLOP/s at 196 rows, 198 at 3136).
 MLP_SLICE_TOKENS = 3136
 
+#: Name scopes of the two loops of a block (``benchmarks/profile_ops.py`` reads them from op names).
+WINDOW_LOOP_SCOPE = "window_loop"
+MLP_LOOP_SCOPE = "mlp_loop"
+
 
 def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
@@ -131,16 +135,17 @@ def window_attention(
         out = tf.matmul(tf.cast(tf.nn.softmax(attn, axis=-1), v.dtype), v)  # nH, N, hd
         return tf.reshape(tf.transpose(out, [1, 0, 2]), [-1, dim])
 
-    if mask is None:
-        out = tf.map_fn(lambda w: attend(w, None), windows, parallel_iterations=2)
-    else:
-        window_ids = tf.range(tf.shape(windows)[0]) % tf.shape(mask)[0]
-        out = tf.map_fn(
-            lambda e: attend(e[0], tf.gather(mask, e[1])),
-            (windows, window_ids),
-            parallel_iterations=2,
-            fn_output_signature=windows.dtype,
-        )
+    with tf.name_scope(WINDOW_LOOP_SCOPE):
+        if mask is None:
+            out = tf.map_fn(lambda w: attend(w, None), windows, parallel_iterations=2)
+        else:
+            window_ids = tf.range(tf.shape(windows)[0]) % tf.shape(mask)[0]
+            out = tf.map_fn(
+                lambda e: attend(e[0], tf.gather(mask, e[1])),
+                (windows, window_ids),
+                parallel_iterations=2,
+                fn_output_signature=windows.dtype,
+            )
     return linear(out, params.proj_kernel, params.proj_bias)
 
 
@@ -188,9 +193,9 @@ def mlp_of_slices(x: tf.Tensor, params: BlockParams, compute_dtype: tf.DType = t
     num_slices, tokens = shape[0] * shape[1], shape[2] * shape[3]
     group = mlp_slice_group(num_slices, tokens)
     slices = tf.reshape(x, [num_slices // group, group * tokens, x.shape[-1]])
-    return tf.reshape(
-        tf.map_fn(lambda s: mlp(s, params, compute_dtype), slices, parallel_iterations=2), shape
-    )
+    with tf.name_scope(MLP_LOOP_SCOPE):
+        out = tf.map_fn(lambda s: mlp(s, params, compute_dtype), slices, parallel_iterations=2)
+    return tf.reshape(out, shape)
 
 
 def cast_matmul_weights(params: BlockParams, dtype: tf.DType) -> BlockParams:
