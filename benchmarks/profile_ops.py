@@ -40,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,7 @@ def top_level(kernels: list[Kernel]) -> list[Kernel]:
     return result
 
 
-def time_sliced(threads: list[list[Kernel]], key=op_type) -> collections.Counter:
+def time_sliced(threads: list[list[Kernel]], key: Callable[[str], str] = op_type) -> collections.Counter:
     """Wall seconds per ``key`` of the kernels' names (default: op type): each moment goes in equal parts
     to the kernels running at it.
 
