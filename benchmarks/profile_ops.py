@@ -185,8 +185,11 @@ def read_trace(logdir: Path) -> Trace:
             if line.name.startswith("tf_Compute"):
                 # ThreadpoolListener marks (an executor thread helping the pool) are instants, not kernels;
                 # "Process" is the executor's per-graph frame around the kernels.
-                ops = [(t, t + d, n) for t, d, n in events if not n.startswith("ThreadpoolListener")]
-                kernels = [k for k in ops if op_type(k[2]) != "Process"]
+                kernels = [
+                    (t, t + d, n)
+                    for t, d, n in events
+                    if not n.startswith("ThreadpoolListener") and op_type(n) != "Process"
+                ]
                 if kernels:
                     executor.append(top_level(kernels))
             elif "_Eigen/" in line.name:  # a thread of the intra-op pool: StartRegion ... StopRegion
@@ -300,11 +303,12 @@ def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
     """Each backbone stage timed and profiled on its own, on the input the earlier stages give it."""
     import tensorflow as tf
 
-    from tf_videoswin.model.flops import count_macs
-
     backbone = model.backbone
-    macs = count_macs(model.config, *video.shape[2:])
     parts_macs = stage_macs(model.config, *video.shape[2:])
+
+    def floor_seconds(macs: int) -> float:
+        return 2 * macs * video.shape[0] / 1e9 / rate
+
     x = backbone.patch_embed(video)
     stages = []
     for i, layer in enumerate(backbone.layers):
@@ -315,7 +319,7 @@ def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
         parts = {
             label: {
                 "wall_seconds": trace.part_seconds.get(label, 0.0),
-                "floor_seconds": 2 * sum(parts_macs[i][k] for k in keys) * video.shape[0] / 1e9 / rate,
+                "floor_seconds": floor_seconds(sum(parts_macs[i][k] for k in keys)),
             }
             for label, (_, keys) in PARTS.items()
         }
@@ -325,7 +329,7 @@ def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
                 "input_shape": list(x.shape),
                 "blocks": len(layer.blocks),
                 "seconds": seconds,
-                "floor_seconds": 2 * macs[f"layers.{i}"] * video.shape[0] / 1e9 / rate,
+                "floor_seconds": floor_seconds(sum(parts_macs[i].values())),
                 **summary,
                 "outside_matmul_seconds": summary["profiled_seconds"] - summary["matmul_wall_seconds"],
                 "parts": parts,

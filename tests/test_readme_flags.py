@@ -30,7 +30,8 @@ def documented_flags(text: str) -> dict[str, set[str]]:
 
 def help_text(module: str, capsys: pytest.CaptureFixture[str]) -> str:
     if module.startswith("benchmarks."):
-        sys.path.insert(0, str(ROOT / "benchmarks"))
+        if str(ROOT / "benchmarks") not in sys.path:
+            sys.path.insert(0, str(ROOT / "benchmarks"))
         module = module.removeprefix("benchmarks.")
     main = importlib.import_module(module).main
     with pytest.raises(SystemExit) as exit_info:

@@ -23,9 +23,15 @@ def _ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _token_grid(cfg: VideoSwinConfig, frames: int, height: int, width: int) -> list[int]:
-    """(D, H, W) of the patch embedding's output (the input padded up to whole patches)."""
-    return [_ceil_div(n, p) for n, p in zip((frames, height, width), cfg.patch_size, strict=True)]
+def _stage_inputs(cfg: VideoSwinConfig, frames: int, height: int, width: int) -> list[tuple[list[int], int]]:
+    """(D, H, W) token grid and channels each backbone stage runs on: the patch embedding's grid (the input
+    padded up to whole patches), then each PatchMerging halves H and W (ceil) and doubles the channels."""
+    size = [_ceil_div(n, p) for n, p in zip((frames, height, width), cfg.patch_size, strict=True)]
+    inputs = [(size, cfg.embed_dim)]
+    for _ in cfg.depths[1:]:
+        size, dim = inputs[-1]
+        inputs.append(([size[0], _ceil_div(size[1], 2), _ceil_div(size[2], 2)], 2 * dim))
+    return inputs
 
 
 #: The parts of a stage :func:`stage_macs` reports: the window attention's qkv projection and its two
@@ -39,26 +45,25 @@ def stage_macs(
     """MACs of each backbone stage by part (:data:`STAGE_PARTS`), all of its blocks together."""
     if isinstance(cfg, VariantConfig):
         cfg = cfg.arch
-    size = _token_grid(cfg, frames, height, width)
-    dim = cfg.embed_dim
+    inputs = _stage_inputs(cfg, frames, height, width)
     stages = []
-    for i, depth in enumerate(cfg.depths):
+    for i, (depth, (size, dim)) in enumerate(zip(cfg.depths, inputs, strict=True)):
         window = [min(w, s) for w, s in zip(cfg.window_size, size, strict=True)]
         padded = math.prod(_ceil_div(s, w) * w for s, w in zip(size, window, strict=True))
         tokens, n = math.prod(size), math.prod(window)
         hidden = int(dim * cfg.mlp_ratio)
-        parts = {
-            "attention": depth * (padded * dim * 3 * dim + 2 * padded * n * dim),  # qkv, qk^T and av
-            "proj": depth * padded * dim * dim,
-            "mlp": depth * 2 * tokens * dim * hidden,
-            "norm": depth * 2 * _NORM * tokens * dim,  # norm1, norm2
-            "merging": 0,
-        }
-        if i < len(cfg.depths) - 1:  # PatchMerging: norm, then 4C -> 2C on the halved (ceil) grid
-            size = [size[0], _ceil_div(size[1], 2), _ceil_div(size[2], 2)]
-            parts["merging"] = math.prod(size) * 4 * dim * (2 * dim + _NORM)
-            dim *= 2
-        stages.append(parts)
+        merging = 0
+        if i + 1 < len(inputs):  # PatchMerging: norm, then 4C -> 2C on the next stage's grid
+            merging = math.prod(inputs[i + 1][0]) * 4 * dim * (2 * dim + _NORM)
+        stages.append(
+            {
+                "attention": depth * (padded * dim * 3 * dim + 2 * padded * n * dim),  # qkv, qk^T and av
+                "proj": depth * padded * dim * dim,
+                "mlp": depth * 2 * tokens * dim * hidden,
+                "norm": depth * 2 * _NORM * tokens * dim,  # norm1, norm2
+                "merging": merging,
+            }
+        )
     return stages
 
 
@@ -68,15 +73,13 @@ def count_macs(
     """MACs per part of the model (``patch_embed``, ``layers.i``, ``norm``, ``cls_head``) and ``total``."""
     if isinstance(cfg, VariantConfig):
         cfg = cfg.arch
-    size = _token_grid(cfg, frames, height, width)
-    tokens, dim = math.prod(size), cfg.embed_dim
+    inputs = _stage_inputs(cfg, frames, height, width)
+    tokens, dim = math.prod(inputs[0][0]), inputs[0][1]
     macs = {"patch_embed": tokens * math.prod(cfg.patch_size) * cfg.in_chans * dim + _NORM * tokens * dim}
     for i, parts in enumerate(stage_macs(cfg, frames, height, width)):
         macs[f"layers.{i}"] = sum(parts.values())
-    last = len(cfg.depths) - 1  # each PatchMerging halves H and W (ceil) and doubles the channels
-    dim = cfg.embed_dim * 2**last
-    final = [size[0], *(_ceil_div(n, 2**last) for n in size[1:])]
-    macs["norm"] = _NORM * math.prod(final) * dim
+    size, dim = inputs[-1]  # the final norm and the head see the last stage's grid and channels
+    macs["norm"] = _NORM * math.prod(size) * dim
     macs["cls_head"] = dim * cfg.num_classes
     macs["total"] = sum(macs.values())
     return macs
