@@ -56,3 +56,110 @@ def test_grouped_mlp_equals_the_mlp_of_each_token():
     tokens = tf.reshape(x, [-1, c])
     expected = tf.reshape(functional.mlp(tokens, params), x.shape)
     np.testing.assert_allclose(grouped.numpy(), expected.numpy(), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "windows,scores,expected",
+    [
+        (128, 3 * 392 * 392, 4),  # Swin-T stage 1 at 32x224x224: 4 windows of 3 heads fit 2M scores
+        (128, 4 * 392 * 392, 2),  # Swin-B stage 1: 3 would fit, 2 divides 128
+        (8, 12 * 392 * 392, 1),  # Swin-T stage 3: one window is already 1.8M scores
+        (8, 32 * 392 * 392, 1),  # Swin-L stage 4: over the budget alone, still one per step
+        (2 * 128, 3 * 392 * 392, 4),  # batch 2: windows of both clips are consecutive steps
+        (15, 3 * 64, 15),  # small windows: all in one step
+        (0, 3 * 64, 1),  # an empty batch
+    ],
+)
+def test_window_group_keeps_a_steps_scores_within_the_budget(windows, scores, expected):
+    group = int(functional.window_group(windows, scores))
+    assert group == expected
+    assert windows % group == 0
+    assert group == 1 or group * scores <= functional.ATTENTION_STEP_SCORES
+
+
+def test_head_major_qkv_splits_heads_as_the_official_reshape():
+    rng = np.random.default_rng(0)
+    dim, heads, tokens = 12, 3, 5
+    x = rng.standard_normal((tokens, dim)).astype(np.float32)
+    kernel = rng.standard_normal((dim, 3 * dim)).astype(np.float32)
+    bias = rng.standard_normal(3 * dim).astype(np.float32)
+    # Official: (x @ W + b).reshape(N, 3, nH, hd).permute(2, 0, 3, 1... ) -> q, k, v each (nH, N, hd).
+    official = (x @ kernel + bias).reshape(tokens, 3, heads, dim // heads).transpose(1, 2, 0, 3)
+    heads_kernel, heads_bias = functional.head_major_qkv(tf.constant(kernel), tf.constant(bias), heads)
+    ours = tf.reshape(tf.matmul(x[None], heads_kernel) + heads_bias, [3, heads, tokens, dim // heads])
+    np.testing.assert_allclose(ours.numpy(), official, rtol=0, atol=1e-5)
+    assert functional.head_major_qkv(tf.constant(kernel), None, heads)[1] is None
+
+
+def _reference_window_attention(windows, index, mask, params, num_heads):
+    """The official per-window arithmetic in NumPy (float64)."""
+    b_, n, c = windows.shape
+    hd = c // num_heads
+    qkv = windows @ params.qkv_kernel + params.qkv_bias
+    q, k, v = qkv.reshape(b_, n, 3, num_heads, hd).transpose(2, 0, 3, 1, 4)
+    attn = (q * hd**-0.5) @ k.transpose(0, 1, 3, 2)
+    attn = attn + params.relative_position_bias_table[index].transpose(2, 0, 1)[None]
+    if mask is not None:
+        attn = attn.reshape(-1, mask.shape[0], num_heads, n, n) + mask[None, :, None]
+        attn = attn.reshape(b_, num_heads, n, n)
+    attn = np.exp(attn - attn.max(-1, keepdims=True))
+    attn /= attn.sum(-1, keepdims=True)
+    out = (attn @ v).transpose(0, 2, 1, 3).reshape(b_, n, c)
+    return out @ params.proj_kernel + params.proj_bias
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_window_attention_in_steps_of_several_windows_equals_the_official_arithmetic(masked, monkeypatch):
+    # 12 windows of 6 heads x 8 x 8 scores: a budget of 3 windows per step gives steps of 3 windows.
+    monkeypatch.setattr(functional, "ATTENTION_STEP_SCORES", 3 * 6 * 8 * 8)
+    rng = np.random.default_rng(0)
+    nw, n, c, heads = 4, 8, 24, 6
+    windows = rng.standard_normal((3 * nw, n, c))
+    index = rng.integers(0, 15, (n, n))
+    mask = np.where(rng.random((nw, n, n)) < 0.3, -100.0, 0.0) if masked else None
+    params = functional.AttentionParams(
+        relative_position_bias_table=rng.standard_normal((15, heads)),
+        qkv_kernel=rng.standard_normal((c, 3 * c)) * 0.3,
+        qkv_bias=rng.standard_normal(3 * c),
+        proj_kernel=rng.standard_normal((c, c)) * 0.3,
+        proj_bias=rng.standard_normal(c),
+    )
+    assert int(functional.window_group(3 * nw, heads * n * n)) == 3
+    expected = _reference_window_attention(windows, index, mask, params, heads)
+    as32 = functional.AttentionParams(*(tf.constant(p, tf.float32) for p in params))
+    ours = functional.window_attention(
+        tf.constant(windows, tf.float32),
+        tf.constant(index, tf.int32),
+        None if mask is None else tf.constant(mask, tf.float32),
+        as32,
+        heads,
+    )
+    np.testing.assert_allclose(ours.numpy(), expected, rtol=0, atol=2e-5)
+
+
+def test_score_matmul_and_bias_run_as_one_onednn_kernel(tmp_path):
+    """The layout of the scores is chosen for oneDNN's fused batch matmul + add; losing the fusion
+    costs a pass over every score matrix (~10% of a Swin-T forward), which parity cannot see."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    rng = np.random.default_rng(0)
+    n, c, heads = 16, 32, 2
+    params = functional.AttentionParams(
+        *(
+            tf.constant(rng.standard_normal(s).astype(np.float32))
+            for s in [(15, heads), (c, 3 * c), (3 * c,), (c, c), (c,)]
+        )
+    )
+    index = tf.constant(rng.integers(0, 15, (n, n)), tf.int32)
+    attend = tf.function(lambda w: functional.window_attention(w, index, None, params, heads))
+    windows = tf.constant(rng.standard_normal((4, n, c)).astype(np.float32))
+    attend(windows)
+    tf.profiler.experimental.start(str(tmp_path))
+    attend(windows).numpy()
+    tf.profiler.experimental.stop()
+    space = xplane_pb2.XSpace()
+    space.ParseFromString(next(tmp_path.rglob("*.xplane.pb")).read_bytes())
+    ops = {m.name.rsplit(":", 1)[-1] for p in space.planes for m in p.event_metadata.values()}
+    if not any(op.startswith("_Mkl") for op in ops):
+        pytest.skip("TensorFlow runs without oneDNN here (no _Mkl kernels)")
+    assert "_MklFusedBatchMatMulV2" in ops, sorted(o for o in ops if o.startswith("_Mkl"))

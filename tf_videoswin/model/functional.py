@@ -28,6 +28,14 @@ LAYER_NORM_EPSILON = 1e-5
 #: matmuls have enough rows to run at full rate (Swin-B stage 3: 153 GFLOP/s at 196 rows, 198 at 3136).
 MLP_SLICE_TOKENS = 3136
 
+#: Attention takes as many consecutive windows per loop step as keep the step's score matrices within
+#: this many elements (8 MB in float32): Swin-T's first stage (3 heads x 392 x 392 per window) takes 4
+#: windows per step, its third (12 heads) one. A oneDNN batch matmul or softmax costs ~40 us per call
+#: whatever its size (measured on tiny inputs), against ~230 us of arithmetic for a whole Swin-T
+#: first-stage window; larger steps spill the scores out of cache (Swin-T stage 3 with 4 windows per
+#: step: 1.04x the time of one; stage 1 with 4: 0.92x the time of one).
+ATTENTION_STEP_SCORES = 2**21
+
 #: Name scopes of the two loops of a block (``benchmarks/profile_ops.py`` reads them from op names).
 WINDOW_LOOP_SCOPE = "window_loop"
 MLP_LOOP_SCOPE = "mlp_loop"
@@ -108,45 +116,90 @@ class AttentionParams(NamedTuple):
     proj_bias: tf.Tensor
 
 
+def head_major_qkv(
+    kernel: tf.Tensor, bias: tf.Tensor | None, num_heads: int
+) -> tuple[tf.Tensor, tf.Tensor | None]:
+    """The ``(C, 3C)`` qkv kernel as ``(3 * nH, C, hd)`` and its bias as ``(3 * nH, 1, hd)``.
+
+    Output column ``j`` of the official projection is head ``(j // hd) % nH`` of q, k or v
+    (``j // C``), as its ``reshape(B_, N, 3, nH, hd)`` splits it; here each (q/k/v, head) pair gets its
+    own ``(C, hd)`` slice, so a batched matmul writes q, k and v per head directly, with no transpose
+    of the projected tokens.
+    """
+    dim, units = kernel.shape
+    head_dim = units // (3 * num_heads)
+    heads = tf.transpose(tf.reshape(kernel, [dim, 3 * num_heads, head_dim]), [1, 0, 2])
+    return heads, None if bias is None else tf.reshape(bias, [3 * num_heads, 1, head_dim])
+
+
+def window_group(num_windows: tf.Tensor | int, scores_per_window: tf.Tensor | int) -> tf.Tensor:
+    """How many consecutive windows one attention step takes: the largest divisor of ``num_windows``
+    whose score matrices (``nH * N * N`` elements each) stay within :data:`ATTENTION_STEP_SCORES`
+    (at least one)."""
+    scores_per_window = tf.convert_to_tensor(scores_per_window, tf.int32)
+    return largest_divisor_at_most(num_windows, ATTENTION_STEP_SCORES // tf.maximum(scores_per_window, 1))
+
+
 def window_attention(
     windows: tf.Tensor, index: tf.Tensor, mask: tf.Tensor | None, params: AttentionParams, num_heads: int
 ) -> tf.Tensor:
     """W-MSA / SW-MSA over ``(B * nW, N, C)`` windows (batch-major), ``mask`` ``(nW, N, N)`` or None.
 
-    Matmuls run in the windows' dtype; the logits get the bias and mask and the softmax in float32.
+    The qkv and output projections run in the windows' dtype; the scores ``(q * scale) · kᵀ`` with
+    their relative-position bias and mask, and the softmax, run in float32 (a reduced-precision model
+    casts q and k up, so its scores are products of its q and k without another rounding); the
+    probabilities go back to the windows' dtype for the product with v.
 
     The score matrices of all windows together are ~240 MB for Swin-T stage 1 and every pass over
-    them (bias, mask, softmax) is bound by memory bandwidth, so windows go through one at a time in
-    a ``tf.map_fn`` loop (qkv projection, scores, softmax, values) and each window's scores stay in
-    cache. The arithmetic and its order are the official ones; q, k, v are split as the official
-    ``reshape(B_, N, 3, nH, C // nH)``.
+    them is bound by memory bandwidth, so windows go through a few at a time in a ``tf.map_fn`` loop:
+    as many consecutive windows per step as keep the step's scores within
+    :data:`ATTENTION_STEP_SCORES` (:func:`window_group`; 4 windows in Swin-T's first stage, one in its
+    third). Within a step:
+
+    - q, k and v come out of one batched matmul per step against the head-major kernel
+      (:func:`head_major_qkv`) as ``(3, nH, g, N, hd)``: no transpose of the projected tokens;
+    - the scores are laid out ``(nH, g, N, N)`` so that the bias ``(nH, 1, N, N)`` broadcasts over
+      the step's windows, the layout in which oneDNN adds it inside the score matmul
+      (``_MklFusedBatchMatMulV2``) instead of in a separate pass over the scores.
+
+    The arithmetic is the official one: the same products, scale applied to q, bias then mask added,
+    softmax over the keys (float32 round-off differs with the kernels' summation order).
     """
     dim = params.proj_kernel.shape[0]
     head_dim = dim // num_heads
     scale = head_dim**-0.5
-    bias = relative_position_bias(params.relative_position_bias_table, index)
+    dtype = windows.dtype
+    bias = relative_position_bias(params.relative_position_bias_table, index)[:, None]  # nH, 1, N, N
+    kernel, qkv_bias = head_major_qkv(params.qkv_kernel, params.qkv_bias, num_heads)
+    shape = tf.shape(windows)
+    num_windows, tokens = shape[0], shape[1]
+    group = window_group(num_windows, num_heads * tokens * tokens)
+    steps = tf.reshape(windows, [num_windows // group, group * tokens, dim])
 
-    def attend(x: tf.Tensor, window_mask: tf.Tensor | None) -> tf.Tensor:
-        qkv = tf.reshape(linear(x, params.qkv_kernel, params.qkv_bias), [-1, 3, num_heads, head_dim])
-        q, k, v = tf.unstack(tf.transpose(qkv, [1, 2, 0, 3]))  # each nH, N, hd
-        attn = tf.cast(tf.matmul(q * scale, k, transpose_b=True), tf.float32) + bias
-        if window_mask is not None:
-            attn = attn + window_mask
-        out = tf.matmul(tf.cast(tf.nn.softmax(attn, axis=-1), v.dtype), v)  # nH, N, hd
-        return tf.reshape(tf.transpose(out, [1, 0, 2]), [-1, dim])
+    def attend(x: tf.Tensor, step_mask: tf.Tensor | None) -> tf.Tensor:
+        qkv = tf.matmul(x[None], kernel)  # 3 * nH, g * N, hd
+        if qkv_bias is not None:
+            qkv = qkv + qkv_bias
+        q, k, v = tf.unstack(tf.reshape(qkv, [3, num_heads, group, tokens, head_dim]))
+        q, k = tf.cast(q, tf.float32), tf.cast(k, tf.float32)
+        attn = tf.matmul(q * scale, k, transpose_b=True) + bias  # nH, g, N, N
+        if step_mask is not None:
+            attn = attn + step_mask
+        out = tf.matmul(tf.cast(tf.nn.softmax(attn, axis=-1), dtype), v)  # nH, g, N, hd
+        return tf.reshape(tf.transpose(out, [1, 2, 0, 3]), [group * tokens, dim])
 
     with tf.name_scope(WINDOW_LOOP_SCOPE):
         if mask is None:
-            out = tf.map_fn(lambda w: attend(w, None), windows, parallel_iterations=2)
+            out = tf.map_fn(lambda w: attend(w, None), steps, parallel_iterations=2)
         else:
-            window_ids = tf.range(tf.shape(windows)[0]) % tf.shape(mask)[0]
+            window_ids = tf.reshape(tf.range(num_windows) % tf.shape(mask)[0], [-1, group])
             out = tf.map_fn(
                 lambda e: attend(e[0], tf.gather(mask, e[1])),
-                (windows, window_ids),
+                (steps, window_ids),
                 parallel_iterations=2,
-                fn_output_signature=windows.dtype,
+                fn_output_signature=dtype,
             )
-    return linear(out, params.proj_kernel, params.proj_bias)
+    return linear(tf.reshape(out, shape), params.proj_kernel, params.proj_bias)
 
 
 class BlockParams(NamedTuple):
@@ -168,21 +221,26 @@ def mlp(x: tf.Tensor, p: BlockParams, compute_dtype: tf.DType = tf.float32) -> t
     return tf.cast(linear(hidden, p.fc2_kernel, p.fc2_bias), x.dtype)
 
 
+def largest_divisor_at_most(n: tf.Tensor | int, limit: tf.Tensor | int) -> tf.Tensor:
+    """The largest divisor of ``n`` not above ``max(1, limit)`` (1 for ``n == 0``).
+
+    A divisor, so a loop's elements regroup by a reshape without padding; plain integer arithmetic
+    (no data-dependent shapes), so every converter and XLA accept it.
+    """
+    n = tf.convert_to_tensor(n, tf.int32)
+    limit = tf.minimum(tf.maximum(1, tf.convert_to_tensor(limit, tf.int32)), tf.maximum(n, 1))
+    candidates = tf.range(1, limit + 1)
+    divides = tf.cast(tf.equal(n % candidates, 0), tf.int32)
+    return tf.reduce_max(candidates * divides)
+
+
 def mlp_slice_group(
     slices: tf.Tensor | int, tokens_per_slice: tf.Tensor | int, min_tokens: int = MLP_SLICE_TOKENS
 ) -> tf.Tensor:
     """How many consecutive (batch, time) slices one MLP step takes: the largest divisor of ``slices``
-    not above ``ceil(min_tokens / tokens_per_slice)`` (1 when a slice alone has ``min_tokens``).
-
-    A divisor, so the slices regroup by a reshape without padding; plain integer arithmetic (no
-    data-dependent shapes), so every converter and XLA accept it.
-    """
-    slices = tf.convert_to_tensor(slices, tf.int32)
+    not above ``ceil(min_tokens / tokens_per_slice)`` (1 when a slice alone has ``min_tokens``)."""
     tokens_per_slice = tf.convert_to_tensor(tokens_per_slice, tf.int32)
-    wanted = tf.minimum(tf.maximum(1, -(-min_tokens // tokens_per_slice)), tf.maximum(slices, 1))
-    candidates = tf.range(1, wanted + 1)
-    divides = tf.cast(tf.equal(slices % candidates, 0), tf.int32)
-    return tf.reduce_max(candidates * divides)
+    return largest_divisor_at_most(slices, -(-min_tokens // tokens_per_slice))
 
 
 def mlp_of_slices(x: tf.Tensor, params: BlockParams, compute_dtype: tf.DType = tf.float32) -> tf.Tensor:
