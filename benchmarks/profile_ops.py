@@ -64,12 +64,16 @@ CATEGORIES = {
     "NativeFusedMatMul": "matmul (linear layers)",
     "BatchMatMulV2": "batch matmul (attention)",
     "BatchMatMulV3": "batch matmul (attention)",
+    # q·kᵀ with the relative-position bias added inside the kernel (oneDNN's batch matmul + add).
+    "FusedBatchMatMulV2": "batch matmul (attention)",
     "Softmax": "softmax",
     "Transpose": "transpose (windows, heads)",
     "Cast": "cast (reduced precision)",
 }
 #: The categories above whose kernels are matmuls (what the floor counts); the rest is "outside matmuls".
 MATMUL_CATEGORIES = ("matmul (linear layers)", "batch matmul (attention)")
+#: Events on the executor's threads that are marks, not kernels.
+NOT_KERNELS = ("ThreadpoolListener", "MemoryAllocation", "MemoryDeallocation")
 LOOP_OPS = ("TensorList", "ParallelFor", "Enter", "Exit", "NextIteration", "Merge", "Switch", "LoopCond")
 #: The parts of a stage by the name scope their ops run in, and the :func:`stage_macs` parts they compute.
 PARTS = {
@@ -183,12 +187,13 @@ def read_trace(logdir: Path) -> Trace:
             base = line.timestamp_ns * 1000
             events = [(base + e.offset_ps, e.duration_ps, names.get(e.metadata_id, "?")) for e in line.events]
             if line.name.startswith("tf_Compute"):
-                # ThreadpoolListener marks (an executor thread helping the pool) are instants, not kernels;
-                # "Process" is the executor's per-graph frame around the kernels.
+                # ThreadpoolListener marks (an executor thread helping the pool) and the allocator's
+                # MemoryAllocation / MemoryDeallocation marks are instants, not kernels (seen between
+                # kernels on a Xeon); "Process" is the executor's per-graph frame around the kernels.
                 kernels = [
                     (t, t + d, n)
                     for t, d, n in events
-                    if not n.startswith("ThreadpoolListener") and op_type(n) != "Process"
+                    if not n.startswith(NOT_KERNELS) and op_type(n) != "Process"
                 ]
                 if kernels:
                     executor.append(top_level(kernels))

@@ -143,6 +143,9 @@ def test_profile_sums_kernel_time_by_what_it_does(capsys):
     result = json.loads(capsys.readouterr().out)
     categories = result["categories_ms"]
     assert categories["matmul (linear layers)"] > 0 and categories["batch matmul (attention)"] > 0
+    # Every matmul kernel the model runs counts as one (the floor counts their FLOPs), fused ones too.
+    matmuls = [op for op in result["ops_ms"] if "MatMul" in op]
+    assert not [op for op in matmuls if profile_ops.category(op) not in profile_ops.MATMUL_CATEGORIES]
     assert sum(categories.values()) == pytest.approx(result["kernel_ms"])
     assert result["threads"] >= 1 and result["floor_seconds"] > 0
     wall = result["categories_seconds"]
