@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
+import weakref
 
 import keras
 import numpy as np
@@ -25,6 +27,7 @@ from tf_videoswin import (
     get_variant,
 )
 from tf_videoswin.export import METADATA_FILE, ExportMetadata
+from tf_videoswin.export.savedmodel import build_export_object
 
 from .conftest import ROOT, STHV2, TINY
 
@@ -245,3 +248,15 @@ def test_missing_extra_names_the_install_command(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert "pip install 'tf-videoswin[convert]'" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_export_functions_do_not_keep_a_model_alive():
+    """The traced export functions close over their model; kept outside it, they kept every model
+    ever exported (and its weights) alive for the life of the process."""
+    model = Recognizer3D(SMALL, name="small_swin")
+    obj, serving = build_export_object(model, "classifier")
+    assert build_export_object(model, "feature_extractor")[0].__call__ is not obj.__call__
+    alive = weakref.ref(model)
+    del model, obj, serving
+    gc.collect()
+    assert alive() is None

@@ -19,11 +19,11 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-import weakref
 from pathlib import Path
 
 import tensorflow as tf
 
+from ..model.layers.common import untracked_attribute
 from ..model.recognizer import Recognizer3D
 from .metadata import EXPORT_KINDS
 
@@ -67,7 +67,9 @@ class _ModelFunctions:
         self.owners = {"classifier": model, "feature_extractor": model.backbone}
 
 
-_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+def _model_functions(model: Recognizer3D) -> _ModelFunctions:
+    """The model's export functions, traced once per model and kept on it."""
+    return untracked_attribute(model, "_export_functions", lambda: _ModelFunctions(model))
 
 
 def build_export_object(
@@ -78,9 +80,7 @@ def build_export_object(
         raise ValueError(f"unknown export kind {kind!r}; expected one of {EXPORT_KINDS}")
     if kind == "classifier" and not model.include_top:
         raise ValueError(f"{model.name} has no classification head: export feature_extractor only")
-    if model not in _FUNCTIONS:
-        _FUNCTIONS[model] = _ModelFunctions(model)
-    functions = _FUNCTIONS[model]
+    functions = _model_functions(model)
     call = functions.call[kind]
     for training in (False, True):
         call.get_concrete_function(VIDEO_SPEC, training=training)

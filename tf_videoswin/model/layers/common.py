@@ -6,12 +6,17 @@ Variable names and layouts are the Keras ones (``kernel [in, out]``, ``bias``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import keras
 import tensorflow as tf
 
 from ..functional import LAYER_NORM_EPSILON
 from ..functional import layer_norm as _layer_norm
 from ..functional import linear as _linear
+
+T = TypeVar("T")
 
 #: ``@register`` makes a layer loadable from ``.keras`` files without ``custom_objects``.
 register = keras.saving.register_keras_serializable(package="tf_videoswin")
@@ -72,6 +77,18 @@ def layer_norm(dim: int, name: str) -> LayerNorm:
 
 def dense(in_dim: int, units: int, name: str, use_bias: bool = True) -> Linear:
     return Linear(in_dim, units, use_bias=use_bias, name=name)
+
+
+def untracked_attribute(layer: keras.layers.Layer, name: str, make: Callable[[], T]) -> T:
+    """``layer.<name>``, set to ``make()`` on first use without Keras tracking it.
+
+    For caches of traced functions: Keras would track (and try to save) an attribute set the usual
+    way, and a cache kept outside the layer whose functions close over the layer would keep the layer
+    alive for ever; on the layer, the cycle goes with it.
+    """
+    if name not in layer.__dict__:
+        object.__setattr__(layer, name, make())
+    return layer.__dict__[name]
 
 
 def value(variable: keras.Variable | None) -> tf.Tensor | None:
