@@ -3,18 +3,18 @@
     python benchmarks/profile_ops.py [--variant swin_tiny_patch244_window877_kinetics400_1k] \\
         [--shape 1,3,32,224,224] [--precision float32|bfloat16] [--top 25] [--by-stage] [--json]
 
-Random weights (speed does not depend on their values). One traced forward (``tf.function`` of the Keras
-model, as the SavedModel runs it) is warmed up, timed (median of ``--runs``), then run once under
-``tf.profiler``. The trace gives the kernels each executor thread ran and the work regions of each thread
-of the intra-op pool that oneDNN and Eigen spread a kernel's work over. The table gives each op type's wall
-time, sliced so that every moment goes in equal parts to the kernels running at it (a kernel alone gets all
-of its time whether it uses one core or all of them; two side by side get half each), its share of the
-profiled forward, and its kernel time summed over the executor threads. "Idle" is the time the cores spent
-outside the pool's work regions (per pool thread; work a small op does inline on its executor thread counts
-as idle, so read it as an upper bound); "no kernel running" is the time in which no executor thread ran a
-kernel. Matmul ops are compared with what the model's matmul FLOPs need at the float32 matmul rate the floor
-of ``benchmarks/inference.py`` uses: if they take about that, the matmuls run at the floor and what
-separates the forward from the floor is the rest of the table.
+Random weights (speed does not depend on their values). One traced forward (``tf.function`` of the Keras model
+for any clip size, as the SavedModel runs it) is warmed up, timed (median of ``--runs``), then run once under
+``tf.profiler``. The trace gives the kernels each executor thread ran and the work regions of each thread of
+the intra-op pool that oneDNN and Eigen spread a kernel's work over. The table gives each op type's wall time,
+sliced so that every moment goes in equal parts to the kernels running at it (a kernel alone gets all of its
+time whether it uses one core or all of them; two side by side get half each), its share of the profiled
+forward, and its kernel time summed over the executor threads. "Idle" is the time the cores spent outside the
+pool's work regions (per pool thread; work a small op does inline on its executor thread counts as idle, so
+read it as an upper bound); "no kernel running" is the time in which no executor thread ran a kernel. Matmul
+ops are compared with what the model's matmul FLOPs need at the float32 matmul rate the floor of
+``benchmarks/inference.py`` uses: if they take about that, the matmuls run at the floor and what separates the
+forward from the floor is the rest of the table.
 
 The report ends with the bounds the profiled forward sets (:func:`bounds`): how much time outside the matmuls
 a forward at 1.5x / 1.3x the floor may spend; the most batching can gain if it removed every idle
@@ -317,7 +317,9 @@ def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
     x = backbone.patch_embed(video)
     stages = []
     for i, layer in enumerate(backbone.layers):
-        stage = tf.function(lambda v, layer=layer: layer(v, training=False))
+        # Any grid size, as the stage runs inside an export (graph optimisation differs for a known one).
+        spec = tf.TensorSpec([None, None, None, None, x.shape[-1]], tf.float32)
+        stage = tf.function(lambda v, layer=layer: layer(v, training=False), input_signature=[spec])
         seconds = median_seconds(lambda s=stage, v=x: s(v).numpy(), runs)
         profiled, trace = profile_once(stage, x)
         summary = summarise(profiled, trace)
@@ -348,11 +350,12 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stag
     import tensorflow as tf
 
     from tf_videoswin import build_model
+    from tf_videoswin.export.savedmodel import VIDEO_SPEC
 
     cfg = get_variant(variant)
     model = build_model(cfg.name, precision=precision)
     video = tf.constant(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
-    forward = tf.function(lambda x: model(x, training=False)["logits"])
+    forward = tf.function(lambda x: model(x, training=False)["logits"], input_signature=[VIDEO_SPEC])
     seconds = median_seconds(lambda: forward(video).numpy(), runs)
     profiled, trace = profile_once(forward, video)
     rate = max(matmul_gflops() for _ in range(3))

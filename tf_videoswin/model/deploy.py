@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .functional import AttentionParams, BlockParams, layer_norm
+from .functional import LAYER_NORM_EPSILON, AttentionParams, BlockParams
 from .layers.common import value
 from .recognizer import Recognizer3D
 
@@ -190,6 +190,14 @@ def linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> tf
     if bias is not None:
         y = tf.nn.bias_add(y, bias)
     return tf.reshape(y, [*dims[:-1], units]) if len(dims) != 2 else y
+
+
+def layer_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
+    """LayerNorm over the last axis (biased variance, epsilon 1e-5) written out as mean, variance and
+    affine: the ops every converter maps (TFLite's and ONNX's batch norms have no training mode, so
+    the Keras model's ``FusedBatchNormV3`` form would not convert)."""
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return (x - mean) * (tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma) + beta
 
 
 def gelu(x: tf.Tensor) -> tf.Tensor:
