@@ -13,7 +13,7 @@ from ..variants import VariantConfig, get_variant
 from .functional import check_precision
 from .layers import I3DHead, SwinTransformer3D
 from .layers.basic_layer import OutputHook
-from .layers.common import register
+from .layers.common import register, untracked_attribute
 
 
 @register
@@ -114,6 +114,25 @@ class Recognizer3D(keras.Model):
         return self.cls_head(pooled, training=training)
 
     def call(self, video: tf.Tensor, training: bool | None = None) -> dict[str, tf.Tensor]:
+        """The outputs dict. An eager call runs as one graph traced for any clip size (the graph an
+        export holds, optimised the same way: its LayerNorm is one fused kernel), so the model called
+        from Python computes what its exports compute, in float32 and in reduced precision;
+        inside another graph (``tf.function``, ``fit``) it is part of that graph."""
+        if tf.executing_eagerly():
+            return self._graph_call(bool(training))(tf.convert_to_tensor(video, tf.float32))
+        return self._outputs(video, training)
+
+    def _graph_call(self, training: bool):
+        """The ``tf.function`` of :meth:`_outputs` for any clip size, one per training mode."""
+        functions = untracked_attribute(self, "_graph_calls", dict)
+        if training not in functions:
+            spec = tf.TensorSpec([None, self.config.in_chans, None, None, None], tf.float32)
+            functions[training] = tf.function(
+                lambda video: self._outputs(video, training), input_signature=[spec]
+            )
+        return functions[training]
+
+    def _outputs(self, video: tf.Tensor, training: bool | None) -> dict[str, tf.Tensor]:
         features = self.forward_features(video, training=training)
         pooled = self.pool(features)
         out = {"features": features, "pooled": pooled}
