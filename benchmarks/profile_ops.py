@@ -69,6 +69,9 @@ CATEGORIES = {
     "Softmax": "softmax",
     "Transpose": "transpose (windows, heads)",
     "Cast": "cast (reduced precision)",
+    # Statistics and affine in one kernel: oneDNN's rewrite of an export's FusedBatchNormV3 LayerNorm.
+    "LayerNorm": "LayerNorm",
+    "FusedBatchNormV3": "LayerNorm",
 }
 #: The categories above whose kernels are matmuls (what the floor counts); the rest is "outside matmuls".
 MATMUL_CATEGORIES = ("matmul (linear layers)", "batch matmul (attention)")
@@ -104,7 +107,7 @@ def category(op: str) -> str:
     if name.startswith(LOOP_OPS):
         return "loop bookkeeping (map_fn)"
     if name in ("Mean", "SquaredDifference", "Rsqrt", "Sub"):
-        return "LayerNorm statistics"
+        return "LayerNorm"
     if name in ("AddV2", "AddN", "Mul", "BiasAdd"):
         return "elementwise add/mul (residual, bias, mask, scale)"
     return f"other ({name})"
