@@ -1,7 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, convert a checkpoint, check parity, export, reload with hub.KerasLayer, predict
 #   make test   set up .venv, lint (ruff, actionlint), run the default test suite (two workers), then the full-size cases
-#   make test-fast  the same without the full-size (slow) cases: the default run, ~14 min on a 2-core machine
+#   make test-fast  the same without the full-size (slow) cases: the default run, 14-27 min on the 2-core machines seen
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
