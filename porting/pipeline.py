@@ -28,7 +28,7 @@ from tf_videoswin.export.deploy.targets import (
 from tf_videoswin.export.files import sha256_file
 from tf_videoswin.export.keras_files import KERAS_FORMATS
 from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
-from tf_videoswin.export.writer import SAVEDMODEL, ReloadCase, export_outputs, write_export
+from tf_videoswin.export.writer import SAVEDMODEL, ReloadCase, write_export
 from tf_videoswin.model.functional import check_precision
 from tf_videoswin.variants import VariantConfig, get_variant, load_labels
 
@@ -458,11 +458,12 @@ def convert(
         require_deploy_dependencies(deploy_formats)
 
     ported = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust_checkpoint)
-    report, video, _ = verify_parity(ported, parity_shape, tolerance)
+    report, video, actual = verify_parity(ported, parity_shape, tolerance)
     model, drift = ported.tf_model, {}
     if precision != "float32":
         model = ported.tf_model.with_precision(precision)
         drift = precision_drift(ported.tf_model, model, parity_shape)
+        actual = parity.tf_outputs(model, video)
     reload_max_abs: dict[str, float] = {}
     files: tuple[ExportFile, ...] = ()
     if export:
@@ -471,14 +472,12 @@ def convert(
         # precision export matches its in-memory model there.
         other = parity.parity_input(RELOAD_CHECK_SHAPE, seed=1)
         exact = precision == "float32"
-        # The first case's reference is the graph the exports hold, before writing (the eager model
-        # agrees with it to float32 round-off: report); reloading must reproduce it.
         cases = [
-            ReloadCase(report.input_shape_name, video, export_outputs(model, video), RELOAD_TOLERANCE),
+            ReloadCase(report.input_shape_name, video, actual, RELOAD_TOLERANCE),
             ReloadCase(
                 "x".join(map(str, RELOAD_CHECK_SHAPE)),
                 other,
-                parity.torch_outputs(ported.reference, other) if exact else export_outputs(model, other),
+                parity.torch_outputs(ported.reference, other) if exact else parity.tf_outputs(model, other),
                 tolerance if exact else RELOAD_TOLERANCE,
                 check_call=False,
                 parity_key="vs_reference_max_abs" if exact else "reload_max_abs",

@@ -65,9 +65,8 @@ def test_reduced_precision_and_runtime_comparison(capsys):
     assert result["matmul_bf16_gflops_per_second"] > 0
     # The float32 export ran in the same rounds, so the speed-up is measured, not assumed.
     assert result["speedup_vs_float32"] == pytest.approx(result["tf_float32_seconds"] / result["tf_seconds"])
-    assert "CPU: " in inference.format_report(
-        result
-    ) and "speed-up of bfloat16 over float32" in inference.format_report(result)
+    report = inference.format_report(result)
+    assert "CPU: " in report and "speed-up of bfloat16 over float32" in report
 
 
 def test_bf16_is_recommended_only_where_its_matmul_beats_float32():

@@ -61,15 +61,6 @@ class _ModelFunctions:
             features = backbone(video, training=False)
             return {"features": features, "pooled": model.pool(features)}
 
-        @tf.function(input_signature=[VIDEO_SPEC])
-        def outputs(video: tf.Tensor) -> dict[str, tf.Tensor]:
-            features = backbone(video, training=False)
-            out = {"features": features, "pooled": model.pool(features)}
-            if model.include_top:
-                out["logits"] = model.forward_head(out["pooled"], training=False)
-            return out
-
-        self.outputs = outputs
         self.call = {"classifier": logits, "feature_extractor": pooled}
         self.serve = {"classifier": serve_logits, "feature_extractor": serve_features}
         # The classifier carries every variable of the model; the feature extractor the backbone's.
@@ -79,14 +70,6 @@ class _ModelFunctions:
 def _model_functions(model: Recognizer3D) -> _ModelFunctions:
     """The model's export functions, traced once per model and kept on it."""
     return untracked_attribute(model, "_export_functions", lambda: _ModelFunctions(model))
-
-
-def traced_outputs(model: Recognizer3D, video: tf.Tensor) -> dict[str, tf.Tensor]:
-    """``features``, ``pooled`` (and ``logits``) from the traced functions the exports hold, before any
-    is saved: the graph for any clip size, which is optimised differently from an eager call (its
-    LayerNorm runs as one fused kernel), so they agree with the model's eager outputs to float32
-    round-off, and with a reloaded export exactly."""
-    return _model_functions(model).outputs(video)
 
 
 def build_export_object(

@@ -20,7 +20,7 @@ from .files import atomic_directory, sha256_tree, tree_size
 from .keras_files import KERAS_FORMATS, save_keras_files
 from .metadata import EXPORT_KINDS, METADATA_FILE, ExportFile, ExportMetadata
 from .model_card import render_model_card
-from .savedmodel import save_export, traced_outputs
+from .savedmodel import save_export
 
 #: The format name of the two SavedModels (always written: they are the export).
 SAVEDMODEL = "savedmodel"
@@ -40,14 +40,6 @@ class ReloadCase:
     tolerance: float
     check_call: bool = True  # also compare ``__call__``, not only ``serving_default``
     parity_key: str = "reload_max_abs"
-
-
-def export_outputs(model: Recognizer3D, video: np.ndarray) -> dict[str, np.ndarray]:
-    """What ``model``'s exports compute for ``video`` before they are written: the reference a reload
-    check compares a reloaded export with (see :func:`.savedmodel.traced_outputs`)."""
-    import tensorflow as tf
-
-    return {k: v.numpy() for k, v in traced_outputs(model, tf.constant(video)).items()}
 
 
 def verify_reload(export_dir: Path, cases: Sequence[ReloadCase]) -> dict[str, float]:

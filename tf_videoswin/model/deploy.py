@@ -46,7 +46,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from .functional import LAYER_NORM_EPSILON, AttentionParams, BlockParams
+# LayerNorm as mean / variance: the export's FusedBatchNormV3 form does not convert to TFLite or ONNX.
+from .functional import AttentionParams, BlockParams, moments_layer_norm
 from .layers.common import value
 from .recognizer import Recognizer3D
 
@@ -192,14 +193,6 @@ def linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> tf
     return tf.reshape(y, [*dims[:-1], units]) if len(dims) != 2 else y
 
 
-def layer_norm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor) -> tf.Tensor:
-    """LayerNorm over the last axis (biased variance, epsilon 1e-5) written out as mean, variance and
-    affine: the ops every converter maps (TFLite's and ONNX's batch norms have no training mode, so
-    the Keras model's ``FusedBatchNormV3`` form would not convert)."""
-    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-    return (x - mean) * (tf.math.rsqrt(variance + LAYER_NORM_EPSILON) * gamma) + beta
-
-
 def gelu(x: tf.Tensor) -> tf.Tensor:
     """Exact GELU as ``0.5 * x * (1 + erf(x / sqrt 2))``.
 
@@ -335,7 +328,9 @@ def window_attention(
 
 def mlp(x: tf.Tensor, params: BlockParams) -> tf.Tensor:
     """``fc2(gelu(fc1(norm2(x))))``."""
-    hidden = linear(layer_norm(x, params.norm2_gamma, params.norm2_beta), params.fc1_kernel, params.fc1_bias)
+    hidden = linear(
+        moments_layer_norm(x, params.norm2_gamma, params.norm2_beta), params.fc1_kernel, params.fc1_bias
+    )
     return linear(gelu(hidden), params.fc2_kernel, params.fc2_bias)
 
 
@@ -366,7 +361,7 @@ def swin_block(
     if shifted and mask is None:
         mask = shift_mask_at_runtime(geometry, anchor)
     shift = geometry.shift if shifted else (0, 0, 0)
-    y = pad_to(layer_norm(x, params.norm1_gamma, params.norm1_beta), geometry.padded)
+    y = pad_to(moments_layer_norm(x, params.norm1_gamma, params.norm1_beta), geometry.padded)
     y = roll(y, [-s for s in shift], axes=(1, 2, 3))
     y = window_partition(y, geometry.window)
     y = window_attention(y, params.attn, num_heads, geometry.index, mask if shifted else None, anchor)
@@ -402,7 +397,7 @@ def patch_embed(
     x = tf.reshape(x, [-1, nd, nh, nw, pd * ph * pw * cin])
     embed_dim = int(kernel.shape[-1])
     x = linear(x, tf.reshape(kernel, [-1, embed_dim]), bias)
-    return layer_norm(x, *norm) if norm is not None else x
+    return moments_layer_norm(x, *norm) if norm is not None else x
 
 
 def patch_merging(x: tf.Tensor, norm: tuple[tf.Tensor, tf.Tensor], reduction: tf.Tensor) -> tf.Tensor:
@@ -417,7 +412,7 @@ def patch_merging(x: tf.Tensor, norm: tuple[tf.Tensor, tf.Tensor], reduction: tf
     x = tf.reshape(x, [-1, h2, 2, w2, 2, c])
     x = tf.transpose(x, [0, 1, 3, 4, 2, 5])
     x = tf.reshape(x, [-1, d, h2, w2, 4 * c])
-    return linear(layer_norm(x, *norm), reduction)
+    return linear(moments_layer_norm(x, *norm), reduction)
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -491,7 +486,7 @@ def forward_features(model: Recognizer3D, video: tf.Tensor, read: WeightReader =
                 read(f"{prefix}.reduction.kernel", down.reduction.kernel),
             )
     gamma = read("backbone.norm.gamma", backbone.norm.gamma)
-    x = layer_norm(x, gamma, read("backbone.norm.beta", backbone.norm.beta))
+    x = moments_layer_norm(x, gamma, read("backbone.norm.beta", backbone.norm.beta))
     return tf.transpose(x, [0, 4, 1, 2, 3])
 
 

@@ -79,14 +79,21 @@ def layer_norm(
     out_dtype = out_dtype or x.dtype
     x = tf.cast(x, tf.float32)
     gamma, beta = tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32)
-    channels = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
-    tokens = tf.reshape(x, [-1, channels])
-    if tokens.shape[0] is None:
-        y = tf.reshape(normalize_tokens(tokens, epsilon) * gamma + beta, tf.shape(x))
-    else:
-        mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
-        y = (x - mean) * (tf.math.rsqrt(variance + epsilon) * gamma) + beta
-    return tf.cast(y, out_dtype)
+    if x.shape.rank is None or None in x.shape[:-1]:
+        channels = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
+        tokens = normalize_tokens(tf.reshape(x, [-1, channels]), epsilon)
+        return tf.cast(tf.reshape(tokens * gamma + beta, tf.shape(x)), out_dtype)
+    return tf.cast(moments_layer_norm(x, gamma, beta, epsilon), out_dtype)
+
+
+def moments_layer_norm(
+    x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON
+) -> tf.Tensor:
+    """LayerNorm over the last axis written out as mean, biased variance, subtract and affine, in
+    ``x``'s dtype: :func:`layer_norm` for a known token count, and the form every converter maps
+    (``deploy``: TFLite's and ONNX's batch norms have no training mode)."""
+    mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
+    return (x - mean) * (tf.math.rsqrt(variance + epsilon) * gamma) + beta
 
 
 def normalize_tokens(tokens: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON) -> tf.Tensor:
