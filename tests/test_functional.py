@@ -110,11 +110,12 @@ def _reference_window_attention(windows, index, mask, params, num_heads):
 
 @pytest.mark.parametrize("masked", [False, True])
 def test_window_attention_in_steps_of_several_windows_equals_the_official_arithmetic(masked, monkeypatch):
-    # 12 windows of 6 heads x 8 x 8 scores: a budget of 3 windows per step gives steps of 3 windows.
+    # 2 clips x 6 windows of 6 heads x 8 x 8 scores: a budget of 3 windows per step gives steps of 3
+    # windows (a divisor of one clip's 6, so that a step's mask is a slice of the mask).
     monkeypatch.setattr(functional, "ATTENTION_STEP_SCORES", 3 * 6 * 8 * 8)
     rng = np.random.default_rng(0)
-    nw, n, c, heads = 4, 8, 24, 6
-    windows = rng.standard_normal((3 * nw, n, c))
+    nw, n, c, heads = 6, 8, 24, 6
+    windows = rng.standard_normal((2 * nw, n, c))
     index = rng.integers(0, 15, (n, n))
     mask = np.where(rng.random((nw, n, n)) < 0.3, -100.0, 0.0) if masked else None
     params = functional.AttentionParams(
@@ -124,7 +125,11 @@ def test_window_attention_in_steps_of_several_windows_equals_the_official_arithm
         proj_kernel=rng.standard_normal((c, c)) * 0.3,
         proj_bias=rng.standard_normal(c),
     )
-    assert int(functional.window_group(3 * nw, heads * n * n)) == 3
+    assert (
+        int(functional.window_group(2 * nw, heads * n * n))
+        == int(functional.window_group(nw, heads * n * n))
+        == 3
+    )
     expected = _reference_window_attention(windows, index, mask, params, heads)
     as32 = functional.AttentionParams(*(tf.constant(p, tf.float32) for p in params))
     ours = functional.window_attention(
@@ -135,6 +140,32 @@ def test_window_attention_in_steps_of_several_windows_equals_the_official_arithm
         heads,
     )
     np.testing.assert_allclose(ours.numpy(), expected, rtol=0, atol=2e-5)
+
+
+def test_shifted_window_steps_slice_the_mask_instead_of_gathering_it(monkeypatch):
+    """A gather of each step's mask copied g x N x N floats per step (~1.5% of a Swin-T forward)."""
+    monkeypatch.setattr(functional, "ATTENTION_STEP_SCORES", 2 * 2 * 8 * 8)
+    rng = np.random.default_rng(1)
+    nw, n, c, heads = 4, 8, 16, 2
+    params = functional.AttentionParams(
+        *(
+            tf.constant((rng.standard_normal(s) * 0.3).astype(np.float32))
+            for s in [(15, heads), (c, 3 * c), (3 * c,), (c, c), (c,)]
+        )
+    )
+    index = tf.constant(rng.integers(0, 15, (n, n)), tf.int32)
+    mask = tf.constant(np.where(rng.random((nw, n, n)) < 0.3, -100.0, 0.0).astype(np.float32))
+    attend = tf.function(lambda w: functional.window_attention(w, index, mask, params, heads))
+    graph = attend.get_concrete_function(tf.TensorSpec([None, n, c], tf.float32)).graph.as_graph_def()
+    loop_ops = {node.op for f in graph.library.function for node in f.node_def}
+    assert "StridedSlice" in loop_ops and not {"GatherV2", "Gather", "GatherNd"} & loop_ops
+    windows = rng.standard_normal((3 * nw, n, c))
+    expected = _reference_window_attention(windows, index.numpy(), mask.numpy(), params_np(params), heads)
+    np.testing.assert_allclose(attend(tf.constant(windows, tf.float32)).numpy(), expected, rtol=0, atol=2e-5)
+
+
+def params_np(params: functional.AttentionParams) -> functional.AttentionParams:
+    return functional.AttentionParams(*(p.numpy().astype(np.float64) for p in params))
 
 
 def test_score_matmul_and_bias_run_as_one_onednn_kernel():

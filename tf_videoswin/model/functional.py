@@ -199,7 +199,8 @@ def window_attention(
     them is bound by memory bandwidth, so windows go through a few at a time in a ``tf.map_fn`` loop:
     as many consecutive windows per step as keep the step's scores within
     :data:`ATTENTION_STEP_SCORES` (:func:`window_group`; 4 windows in Swin-T's first stage, one in its
-    third). Within a step:
+    third), a divisor of one clip's windows when masked, so that a step's mask is a zero-copy slice
+    of the ``(nW, N, N)`` mask. Within a step:
 
     - q, k and v come out of one batched matmul per step against the head-major kernel
       (:func:`head_major_qkv`) as ``(3, nH, g, N, hd)``: no transpose of the projected tokens;
@@ -218,8 +219,11 @@ def window_attention(
     kernel, qkv_bias = head_major_qkv(params.qkv_kernel, params.qkv_bias, num_heads)
     shape = tf.shape(windows)
     num_windows, tokens = shape[0], shape[1]
-    group = window_group(num_windows, num_heads * tokens * tokens)
-    steps = tf.reshape(windows, [num_windows // group, group * tokens, dim])
+    # A shifted block's steps divide one clip's windows, so that each step's mask is a slice.
+    per_clip = num_windows if mask is None else tf.shape(mask)[0]
+    group = window_group(per_clip, num_heads * tokens * tokens)
+    num_steps = num_windows // group
+    steps = tf.reshape(windows, [num_steps, group * tokens, dim])
 
     def attend(x: tf.Tensor, step_mask: tf.Tensor | None) -> tf.Tensor:
         qkv = tf.matmul(x[None], kernel)  # 3 * nH, g * N, hd
@@ -237,10 +241,12 @@ def window_attention(
         if mask is None:
             out = tf.map_fn(lambda w: attend(w, None), steps, parallel_iterations=2)
         else:
-            window_ids = tf.reshape(tf.range(num_windows) % tf.shape(mask)[0], [-1, group])
+            # (steps of one clip, g, N, N): a step's mask is a slice along the first axis, which
+            # TensorFlow hands out without a copy (a gather copied g x N x N floats per step).
+            mask_steps = tf.reshape(mask, [per_clip // group, group, tokens, tokens])
             out = tf.map_fn(
-                lambda e: attend(e[0], tf.gather(mask, e[1])),
-                (steps, window_ids),
+                lambda e: attend(e[0], mask_steps[e[1] % (per_clip // group)]),
+                (steps, tf.range(num_steps)),
                 parallel_iterations=2,
                 fn_output_signature=dtype,
             )
