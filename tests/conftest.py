@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tf_videoswin  # noqa: F401  (first: its oneDNN default counts only before TensorFlow's import)
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = Path(os.environ.get("VIDEOSWIN_GOLDEN_DIR", ROOT.parent / "shared" / "golden"))
 TINY = "swin_tiny_patch244_window877_kinetics400_1k"

@@ -260,3 +260,36 @@ def test_export_functions_do_not_keep_a_model_alive():
     del model, obj, serving
     gc.collect()
     assert alive() is None
+
+
+# ---------------------------------------------------------------------------------------- oneDNN default
+def _onednn_in_fresh_process(env_value: str | None, import_tf_first: bool = False) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if env_value is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = env_value
+    first = "import tensorflow; " if import_tf_first else ""
+    code = (
+        f"{first}import os, tf_videoswin; from tf_videoswin.cpu import onednn_enabled; "
+        "import tensorflow; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), onednn_enabled())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_importing_the_package_turns_on_onednn_unless_the_user_chose():
+    """TensorFlow leaves oneDNN off on AVX2-only CPUs, where this model runs ~1.5x slower without it."""
+    assert _onednn_in_fresh_process(None) == "1 True"
+    assert _onednn_in_fresh_process("0") == "0 False"  # the user's choice stands
+
+
+def test_default_to_onednn_leaves_an_imported_tensorflow_alone():
+    from tf_videoswin.cpu import ONEDNN_ENV, default_to_onednn
+
+    environ: dict = {}
+    assert not default_to_onednn(environ, {"tensorflow"}) and environ == {}
+    assert default_to_onednn(environ, set()) and environ == {ONEDNN_ENV: "1"}
+    assert not default_to_onednn({ONEDNN_ENV: "0"}, set())

@@ -12,7 +12,9 @@ Floors, bottom to top (each imports only those below it):
 - the converter (the ``porting`` and ``reference_torch`` packages, torch), :mod:`.ray`, :mod:`.cli`;
 - :mod:`.pretrained`: ``from_pretrained`` and ``load_export_model``.
 
-Importing the package imports no TensorFlow or torch; the model loads on first access. The Keras
+Importing the package imports no TensorFlow or torch; the model loads on first access. It turns on
+TensorFlow's oneDNN CPU kernels where TensorFlow would leave them off (:mod:`.cpu`;
+``TF_ENABLE_ONEDNN_OPTS=0`` opts out). The Keras
 layers register themselves with Keras when Keras is imported (before or after this package), so
 ``keras.saving.load_model("x.keras")`` needs no ``custom_objects``.
 """
@@ -27,6 +29,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from . import cpu as _cpu  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 from .config import Preprocessing, VideoSwinConfig
 from .errors import (
     CheckpointError,

@@ -5,6 +5,9 @@ Imports TensorFlow and Keras, and of this package only the configs and the regis
 pipeline or the command-line apps.
 """
 
+from ..cpu import log_if_onednn_off
 from .recognizer import Recognizer3D, build_model
+
+log_if_onednn_off()
 
 __all__ = ["Recognizer3D", "build_model"]
