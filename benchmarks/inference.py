@@ -44,6 +44,7 @@ if __package__ in (None, ""):  # run as a script: import from the checkout and f
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tf_videoswin.config import PRECISIONS
+from tf_videoswin.cpu import onednn_enabled
 from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
 
@@ -88,6 +89,8 @@ def cpu_info() -> dict:
         "bf16_arithmetic": "avx512_bf16" in flags or "amx_bf16" in flags,
         "amx": "amx_bf16" in flags,
         "cores": os.cpu_count(),
+        # TensorFlow's oneDNN kernels (tf_videoswin turns them on where TensorFlow would not)
+        "onednn": onednn_enabled(),
     }
 
 
@@ -339,11 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+ONEDNN_STATE = {True: "on", False: "off", None: "unknown"}
+
+
 def format_report(r: dict) -> str:
     cpu = r["cpu"]
     lines = [
         f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
-        f"  CPU: {cpu['model']} ({cpu['cores']} cores; {', '.join(cpu['features']) or 'no AVX features'})",
+        f"  CPU: {cpu['model']} ({cpu['cores']} cores; {', '.join(cpu['features']) or 'no AVX features'};"
+        f" TensorFlow oneDNN {ONEDNN_STATE[cpu.get('onednn')]})",
         f"  TF SavedModel   {r['tf_seconds']:8.3f} s/forward  {r['tf_clips_per_second']:6.3f} clips/s",
         f"  reference_torch {r['torch_seconds']:8.3f} s/forward  {r['torch_clips_per_second']:6.3f} clips/s",
     ]

@@ -46,6 +46,7 @@ def test_reduced_precision_and_runtime_comparison(capsys):
     assert result["precision"] == "bfloat16" and 0.999 <= result["drift_cosine"] <= 1.0
     assert result["max_abs_diff"] > 1e-6  # bfloat16 really ran
     cpu = result["cpu"]
+    assert cpu["onednn"] is True  # the package turned oneDNN on before TensorFlow loaded
     assert (
         cpu["model"]
         and isinstance(cpu["features"], list)
