@@ -99,14 +99,28 @@ def sthv2_checkpoint(checkpoint_dir, golden_gen) -> Path:
     return path
 
 
+def _run_shared_dir(tmp_path_factory) -> Path:
+    """A directory every pytest-xdist worker of this run shares (the parent of the workers' own
+    temporary roots); without xdist, this process's temporary root."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory, tiny_checkpoint) -> Path:
     """``exports/<tiny>`` written by ``porting/convert.py`` from the synthetic checkpoint, with every
-    format (SavedModels, ``.keras``, ``.weights.h5``)."""
-    from porting import convert
+    format (SavedModels, ``.keras``, ``.weights.h5``). Read-only for tests.
 
-    out = tmp_path_factory.mktemp("exports")
-    argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
-    code = convert.main([*argv, "--formats", "savedmodel,keras,weights"])
-    assert code == 0
+    Written once per run, not once per worker (a conversion takes ~100 s on 2 cores): the first worker
+    to ask converts under a file lock, the others wait for it and reuse the folder."""
+    from filelock import FileLock
+
+    from porting import convert
+    from tf_videoswin.export import METADATA_FILE
+
+    out = _run_shared_dir(tmp_path_factory) / "shared_exports"
+    with FileLock(f"{out}.lock"):
+        if not (out / TINY / METADATA_FILE).is_file():
+            argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
+            assert convert.main([*argv, "--formats", "savedmodel,keras,weights"]) == 0
     return out / TINY
