@@ -39,6 +39,7 @@ def test_batch_is_compared_with_one_clip_in_the_same_run(capsys):
     assert "batch 2 gives" in inference.format_report(result)
 
 
+@pytest.mark.slow  # ~2 min: exports, the official graph in OpenVINO and ONNX Runtime, bfloat16
 def test_reduced_precision_and_runtime_comparison(capsys):
     argv = ["--variant", TINY, "--frames", "4", "--size", "32", "--runs", "1", "--json"]
     assert inference.main([*argv, "--precision", "bfloat16", "--compare", "openvino,onnxruntime"]) == 0

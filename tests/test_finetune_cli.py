@@ -198,6 +198,7 @@ def test_bad_inputs_exit_2(dataset, tiny_checkpoint, tmp_path, capsys, monkeypat
     assert "pip install 'tf-videoswin[convert]'" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # ~3 min on a CPU without bf16 arithmetic (emulated)
 def test_bfloat16_training_exports_a_float32_model(dataset, tiny_checkpoint, tmp_path, capsys):
     """--precision bfloat16 trains (finite, recorded in the run) and the export computes in float32
     like any other: training precision is a run switch, not a property of the weights."""

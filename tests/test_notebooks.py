@@ -29,7 +29,16 @@ def test_notebooks_exist():
     ]
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+#: Notebooks that run a conversion or a training each (~1.5-2 min on 2 cores): in the slow tier, which
+#: ``make test`` and CI run after the default suite.
+LONG = {"01_quickstart", "02_fine_tuning", "03_other_input_shapes"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.stem in LONG else p for p in NOTEBOOKS],
+    ids=lambda p: p.stem,
+)
 def test_notebook_runs(path: Path, workdir: Path, monkeypatch):
     monkeypatch.setenv("VIDEOSWIN_NOTEBOOK_WORKDIR", str(workdir))
     monkeypatch.setenv("MPLBACKEND", "Agg")

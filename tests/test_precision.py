@@ -56,6 +56,7 @@ def test_unknown_precision_is_refused():
         build_model(TINY, precision="int8")
 
 
+@pytest.mark.slow  # ~2 min: a full conversion with the bfloat16 export and its drift measurement
 def test_convert_exports_bfloat16_and_records_its_drift(tmp_path, tiny_checkpoint, float32_model, capsys):
     from porting import convert
     from tf_videoswin.export import ExportMetadata

@@ -21,6 +21,7 @@ def ray_runtime():
     ray.shutdown()
 
 
+@pytest.mark.slow  # ~2 min: a Ray cluster, two runs and a local run
 def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
     from tf_videoswin.ray import read_features
 
