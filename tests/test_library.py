@@ -293,3 +293,20 @@ def test_default_to_onednn_leaves_an_imported_tensorflow_alone():
     assert not default_to_onednn(environ, {"tensorflow"}) and environ == {}
     assert default_to_onednn(environ, set()) and environ == {ONEDNN_ENV: "1"}
     assert not default_to_onednn({ONEDNN_ENV: "0"}, set())
+
+
+def test_a_tensorflow_imported_first_gets_a_hint_where_onednn_is_off():
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    code = (
+        "import tensorflow, tf_videoswin.model; from tf_videoswin.cpu import onednn_enabled; "
+        "print(onednn_enabled())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    enabled = out.stdout.strip().splitlines()[-1]
+    # TensorFlow's own default: on for CPUs with AVX512_VNNI/AVX512_BF16/AMX, off elsewhere.
+    hinted = "set TF_ENABLE_ONEDNN_OPTS=1 before importing TensorFlow" in out.stderr
+    assert enabled in ("True", "False") and hinted == (enabled == "False"), out.stderr[-2000:]
