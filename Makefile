@@ -1,7 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, convert a checkpoint, check parity, export, reload with hub.KerasLayer, predict
-#   make test   set up .venv, lint (ruff, actionlint), run the default test suite (two workers), then the full-size cases
-#   make test-fast  the same without the full-size (slow) cases: the default run, 14-27 min on the 2-core machines seen
+#   make test   set up .venv, lint (ruff, actionlint), run the default test suite (two workers), then the slow tier
+#   make test-fast  the same without the slow tier: the default run, 26 min on the 2-core AVX2 guest of 2026-12-03
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(PY) -m porting.demo --variant $(VARIANT)
 
-# pyproject.toml's addopts leave out the `slow` (full-size) cases; `-m slow` selects only them.
+# pyproject.toml's addopts leave out the `slow` tier (full-size cases, longest end-to-end runs); `-m slow` selects it.
 test: test-fast
 	$(PY) -m pytest -m slow
 
