@@ -26,6 +26,7 @@ def test_inference_benchmark_json(capsys):
     assert result["floor_seconds"] == pytest.approx(result["gflop"] / result["matmul_peak_gflops_per_second"])
     assert result["matmul_peak_gflops_per_second"] > 0
     assert "tf_batch1_seconds" not in result  # batch 1 has nothing to compare with
+    assert result["cpu"]["onednn"] is True  # the package turned oneDNN on before TensorFlow loaded
 
 
 def test_batch_is_compared_with_one_clip_in_the_same_run(capsys):

@@ -143,7 +143,7 @@ def test_window_attention_in_steps_of_several_windows_equals_the_official_arithm
 
 
 def test_shifted_window_steps_slice_the_mask_instead_of_gathering_it(monkeypatch):
-    """A gather of each step's mask copied g x N x N floats per step (~1.5% of a Swin-T forward)."""
+    """A gather of each step's mask copied g x N x N floats per step (~115 MB per Swin-T forward)."""
     monkeypatch.setattr(functional, "ATTENTION_STEP_SCORES", 2 * 2 * 8 * 8)
     rng = np.random.default_rng(1)
     nw, n, c, heads = 4, 8, 16, 2
@@ -160,12 +160,9 @@ def test_shifted_window_steps_slice_the_mask_instead_of_gathering_it(monkeypatch
     loop_ops = {node.op for f in graph.library.function for node in f.node_def}
     assert "StridedSlice" in loop_ops and not {"GatherV2", "Gather", "GatherNd"} & loop_ops
     windows = rng.standard_normal((3 * nw, n, c))
-    expected = _reference_window_attention(windows, index.numpy(), mask.numpy(), params_np(params), heads)
+    as64 = functional.AttentionParams(*(p.numpy().astype(np.float64) for p in params))
+    expected = _reference_window_attention(windows, index.numpy(), mask.numpy(), as64, heads)
     np.testing.assert_allclose(attend(tf.constant(windows, tf.float32)).numpy(), expected, rtol=0, atol=2e-5)
-
-
-def params_np(params: functional.AttentionParams) -> functional.AttentionParams:
-    return functional.AttentionParams(*(p.numpy().astype(np.float64) for p in params))
 
 
 def test_score_matmul_and_bias_run_as_one_onednn_kernel():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import weakref
@@ -263,27 +264,22 @@ def test_export_functions_do_not_keep_a_model_alive():
 
 
 # ---------------------------------------------------------------------------------------- oneDNN default
-def _onednn_in_fresh_process(env_value: str | None, import_tf_first: bool = False) -> str:
-    import os
-    import subprocess
-    import sys
-
+def _fresh_python(code: str, onednn_env: str | None = None) -> subprocess.CompletedProcess:
+    """``code`` in a new interpreter, with ``TF_ENABLE_ONEDNN_OPTS`` unset or set to ``onednn_env``."""
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    if env_value is not None:
-        env["TF_ENABLE_ONEDNN_OPTS"] = env_value
-    first = "import tensorflow; " if import_tf_first else ""
-    code = (
-        f"{first}import os, tf_videoswin; from tf_videoswin.cpu import onednn_enabled; "
-        "import tensorflow; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), onednn_enabled())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    return out.stdout.strip().splitlines()[-1]
+    if onednn_env is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = onednn_env
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
 
 
 def test_importing_the_package_turns_on_onednn_unless_the_user_chose():
     """TensorFlow leaves oneDNN off on AVX2-only CPUs, where this model runs ~1.5x slower without it."""
-    assert _onednn_in_fresh_process(None) == "1 True"
-    assert _onednn_in_fresh_process("0") == "0 False"  # the user's choice stands
+    code = (
+        "import os, tf_videoswin; from tf_videoswin.cpu import onednn_enabled; "
+        "import tensorflow; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), onednn_enabled())"
+    )
+    assert _fresh_python(code).stdout.splitlines()[-1] == "1 True"
+    assert _fresh_python(code, "0").stdout.splitlines()[-1] == "0 False"  # the user's choice stands
 
 
 def test_default_to_onednn_leaves_an_imported_tensorflow_alone():
@@ -296,17 +292,11 @@ def test_default_to_onednn_leaves_an_imported_tensorflow_alone():
 
 
 def test_a_tensorflow_imported_first_gets_a_hint_where_onednn_is_off():
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    code = (
+    out = _fresh_python(
         "import tensorflow, tf_videoswin.model; from tf_videoswin.cpu import onednn_enabled; "
         "print(onednn_enabled())"
     )
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    enabled = out.stdout.strip().splitlines()[-1]
+    enabled = out.stdout.splitlines()[-1]
     # TensorFlow's own default: on for CPUs with AVX512_VNNI/AVX512_BF16/AMX, off elsewhere.
     hinted = "set TF_ENABLE_ONEDNN_OPTS=1 before importing TensorFlow" in out.stderr
     assert enabled in ("True", "False") and hinted == (enabled == "False"), out.stderr[-2000:]

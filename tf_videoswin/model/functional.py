@@ -243,9 +243,10 @@ def window_attention(
         else:
             # (steps of one clip, g, N, N): a step's mask is a slice along the first axis, which
             # TensorFlow hands out without a copy (a gather copied g x N x N floats per step).
-            mask_steps = tf.reshape(mask, [per_clip // group, group, tokens, tokens])
+            steps_per_clip = per_clip // group
+            mask_steps = tf.reshape(mask, [steps_per_clip, group, tokens, tokens])
             out = tf.map_fn(
-                lambda e: attend(e[0], mask_steps[e[1] % (per_clip // group)]),
+                lambda e: attend(e[0], mask_steps[e[1] % steps_per_clip]),
                 (steps, tf.range(num_steps)),
                 parallel_iterations=2,
                 fn_output_signature=dtype,
