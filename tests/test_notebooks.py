@@ -29,17 +29,10 @@ def test_notebooks_exist():
     ]
 
 
-#: Notebooks that run a conversion or a training each (~1.5-2 min on 2 cores; all four do): in the slow
-#: tier, which ``make test`` and CI run after the default suite. 04 joined it on 2026-12-03 (133 s of the
-#: default run, for a conversion the other tests already cover).
-LONG = {"01_quickstart", "02_fine_tuning", "03_other_input_shapes", "04_features_temporal_head"}
-
-
-@pytest.mark.parametrize(
-    "path",
-    [pytest.param(p, marks=pytest.mark.slow) if p.stem in LONG else p for p in NOTEBOOKS],
-    ids=lambda p: p.stem,
-)
+# Every notebook converts a checkpoint or trains (~1.5-2 min each on 2 cores): all run in the slow tier,
+# which ``make test`` and CI run after the default suite.
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs(path: Path, workdir: Path, monkeypatch):
     monkeypatch.setenv("VIDEOSWIN_NOTEBOOK_WORKDIR", str(workdir))
     monkeypatch.setenv("MPLBACKEND", "Agg")
