@@ -82,7 +82,7 @@ def child(args: argparse.Namespace) -> dict:
         optimizer.accumulate(tape.gradient(loss, optimizer.variables))
         return loss
 
-    step = tf.function(micro_step) if args.compile else micro_step
+    step = tf.function(micro_step, autograph=False) if args.compile else micro_step
     before = _rss_gb()
     start = time.perf_counter()
     step()

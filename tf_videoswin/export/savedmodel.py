@@ -42,15 +42,15 @@ class _ModelFunctions:
     """The ``tf.function``s of one model, shared by both exports: the backbone is traced once."""
 
     def __init__(self, model: Recognizer3D) -> None:
-        @tf.function
+        @tf.function(autograph=False)
         def backbone(video: tf.Tensor, training: bool = False) -> tf.Tensor:
             return model.forward_features(video, training=training)
 
-        @tf.function
+        @tf.function(autograph=False)
         def pooled(video: tf.Tensor, training: bool = False) -> tf.Tensor:
             return model.pool(backbone(video, training=training))
 
-        @tf.function
+        @tf.function(autograph=False)
         def logits(video: tf.Tensor, training: bool = False) -> tf.Tensor:
             return model.forward_head(pooled(video, training=training), training=training)
 
@@ -85,7 +85,9 @@ def build_export_object(
     for training in (False, True):
         call.get_concrete_function(VIDEO_SPEC, training=training)
     # The signature calls the traced inference function, so the SavedModel holds each graph once.
-    serving = tf.function(functions.serve[kind], input_signature=[VIDEO_SPEC]).get_concrete_function()
+    serving = tf.function(
+        functions.serve[kind], input_signature=[VIDEO_SPEC], autograph=False
+    ).get_concrete_function()
 
     obj = tf.train.Checkpoint()
     obj.variables, obj.trainable_variables = _tf_variables(functions.owners[kind])

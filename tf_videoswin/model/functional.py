@@ -375,4 +375,4 @@ def swin_block(
 def block_function():
     """A fresh ``tf.function`` of :func:`swin_block`, shared by the blocks of one stage (one trace per
     shifted/unshifted and training mode, instead of one per block)."""
-    return tf.function(swin_block, reduce_retracing=True)
+    return tf.function(swin_block, reduce_retracing=True, autograph=False)

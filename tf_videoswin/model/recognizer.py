@@ -128,7 +128,7 @@ class Recognizer3D(keras.Model):
         if training not in functions:
             spec = tf.TensorSpec([None, self.config.in_chans, None, None, None], tf.float32)
             functions[training] = tf.function(
-                lambda video: self._outputs(video, training), input_signature=[spec]
+                lambda video: self._outputs(video, training), input_signature=[spec], autograph=False
             )
         return functions[training]
 

@@ -119,7 +119,7 @@ class Trainer:
         self.state = TrainingState()
         self.resumed_from: int | None = None
         step = self._micro_step
-        self._step = tf.function(step, reduce_retracing=True) if options.compile else step
+        self._step = tf.function(step, reduce_retracing=True, autograph=False) if options.compile else step
 
     # ------------------------------------------------------------------ one iteration
     def _micro_step(self, videos: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
