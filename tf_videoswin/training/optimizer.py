@@ -51,18 +51,30 @@ class GroupedAdamW:
         ]
         for opt, group in zip(self.optimizers, self.groups, strict=True):
             opt.build(group.variables)
+        # One traced update for every variable: eagerly, Keras dispatches each variable's AdamW ops
+        # one by one (~1.4 s a step for Swin-T's 173 variables on a 2-core CPU; traced, ~0.12 s, for
+        # one ~9 s trace per run). The learning rates are variables, set outside the trace.
+        self._apply = tf.function(self._apply_accumulated, autograph=False)
+        self._accumulate = tf.function(self._add_to_accumulators, autograph=False)
 
-    def accumulate(self, grads: Sequence[tf.Tensor]) -> None:
+    def accumulate(self, grads: Sequence[tf.Tensor | tf.IndexedSlices | None]) -> None:
         """Add one iteration's gradients (dense or IndexedSlices) to the accumulators."""
+        self._accumulate([None if g is None else tf.convert_to_tensor(g) for g in grads])
+
+    def _add_to_accumulators(self, grads: Sequence[tf.Tensor | None]) -> None:
         for acc, g in zip(self.accumulators, grads, strict=True):
             if g is not None:
-                acc.assign_add(tf.convert_to_tensor(g))
+                acc.assign_add(g)
 
     def step(self, base_lr: float) -> None:
         """Apply the accumulated gradients with ``base_lr * lr_mult`` per group, then zero them."""
-        start = 0
         for opt, group in zip(self.optimizers, self.groups, strict=True):
             opt.learning_rate = base_lr * group.lr_mult
+        self._apply()
+
+    def _apply_accumulated(self) -> None:
+        start = 0
+        for opt, group in zip(self.optimizers, self.groups, strict=True):
             accs = self.accumulators[start : start + len(group.variables)]
             opt.apply_gradients(zip([tf.convert_to_tensor(a) for a in accs], group.variables, strict=True))
             start += len(group.variables)
