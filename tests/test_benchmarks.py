@@ -152,6 +152,7 @@ def test_long_video_benchmark_compares_before_and_after(capsys):
         assert result[f"decode_{version}"]["seconds"] > 0 and result[f"decode_{version}"]["peak_rss_mb"] > 0
 
 
+@pytest.mark.slow  # ~1 min: the old and the new code extract features in child processes
 def test_long_video_benchmark_runs_both_versions_on_a_current_export(tiny_export, capsys):
     """The "before" code predates two preprocessing fields; it gets the same export without them."""
     import long_video

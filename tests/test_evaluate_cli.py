@@ -184,6 +184,7 @@ def test_bad_lists_are_refused(small_view_export, tmp_path, capsys):
     assert code == 2 and "out of range for 400 classes" in err
 
 
+@pytest.mark.slow  # ~80 s: a Ray runtime, a local and two Ray evaluations
 def test_ray_engine_gives_the_local_predictions(small_view_export, labelled, tmp_path, capsys):
     ray = pytest.importorskip("ray")
     pytest.importorskip("pyarrow")

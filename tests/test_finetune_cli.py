@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_videoswin import evaluate, finetune, predict
 from tf_videoswin.datasets import from_class_folders
@@ -57,31 +58,40 @@ def _argv(train, held_out, checkpoint, out, *extra):
         str(train), "--variant", TINY, "--checkpoint", str(checkpoint), "--epochs", str(EPOCHS),
         "--output-dir", str(out), "--clip-len", "4", "--crop-size", "32", "--batch-size", "3",
         "--update-interval", "1", "--warmup-epochs", "0", "--val", str(held_out), "--checkpoint-every", "4",
-        "--recompute", "--no-progress", "--json", *extra,
+        "--no-progress", "--json", *extra,
     ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def finetuned(dataset, tiny_checkpoint, tmp_path_factory):
-    """A run interrupted in its last epoch, then resumed to the end: (export, work dir, argv, report)."""
+    """A run interrupted in its last epoch, then resumed to the end: (export, work dir, argv of the
+    resumed run, report).
+
+    The run switches differ between the two halves, as they may (they are not run settings): the
+    interrupted half recomputes activations in an eager step, the resumed half traces its step; so the
+    CLI's ``--recompute`` and ``--compile`` are each exercised end to end."""
     train, held_out, _ = dataset
     out = tmp_path_factory.mktemp("finetune_out") / "colours"
     argv = _argv(train, held_out, tiny_checkpoint, out)
     real_step, calls = Trainer._micro_step, []
 
     def step_then_die(self, videos, targets):
-        calls.append(1)
+        calls.append((self.model.gradient_checkpointing, tf.executing_eagerly()))
         if len(calls) == INTERRUPT_AT_CALL:
             raise KeyboardInterrupt
         return real_step(self, videos, targets)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Trainer, "_micro_step", step_then_die)
-        assert finetune.main(argv) == 130
-    assert not out.exists()  # nothing exported from an unfinished run
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert finetune.main(argv) == 0
+        assert finetune.main([*argv, "--recompute"]) == 130
+        assert not out.exists()  # nothing exported from an unfinished run
+        assert set(calls) == {(True, True)}  # recomputing, one eager step per iteration
+        calls.clear()
+        argv = [*argv, "--compile"]
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            assert finetune.main(argv) == 0
+    assert set(calls) == {(False, False)} and len(calls) < 12 - 8  # traced (once), not called per iteration
     return out, out.with_name("colours.train"), argv, json.loads(printed.getvalue())
 
 
@@ -160,7 +170,6 @@ def test_export_has_the_converter_contract(finetuned, tiny_checkpoint):
 def test_export_loads_with_hub_keraslayer_and_predict(finetuned, dataset, capsys):
     hub = pytest.importorskip("tensorflow_hub")
     tf_keras = pytest.importorskip("tf_keras")
-    import tensorflow as tf
 
     out = finetuned[0]
     clip = tf.constant(np.random.default_rng(0).standard_normal((2, 3, 4, 32, 32)).astype(np.float32))

@@ -57,6 +57,7 @@ def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
     assert sorted(read_features(out)) == sorted(ray_rows)
 
 
+@pytest.mark.slow  # ~2 min: four extraction runs, two of them starting a Ray actor (a TensorFlow process)
 def test_both_engines_write_identical_parquet(tiny_export, tmp_path, capsys):
     """Same folder layout, same schema, same values: one vector per video (with feature maps) and snippets."""
     import pyarrow.parquet as pq

@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -21,6 +23,7 @@ def test_training_benchmark_json(capsys):
         assert r["step_seconds"] > 0 and r["peak_rss_gb"] >= r["rss_before_gb"] > 0
 
 
+@pytest.mark.slow  # ~50 s where bfloat16 is emulated (CPUs without bf16 arithmetic)
 def test_training_benchmark_bfloat16(capsys):
     argv = ["--frames", "4", "--size", "32", "--batch", "1", "--steps", "1", "--modes", "plain"]
     assert training.main([*argv, "--precision", "bfloat16", "--json"]) == 0
