@@ -15,11 +15,8 @@ MULTS = [(1.0, 1.0), (0.5, 0.0)]  # (lr_mult, decay_mult): a decayed group and a
 WEIGHT_DECAY, BASE_LRS = 0.05, [1e-2, 3e-3, 5e-3]
 
 
-def _start(rng):
-    return [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
-
-
-def _grads(rng):
+def _arrays(rng):
+    """One float32 array per variable shape: starting weights or one iteration's gradients."""
     return [rng.standard_normal(s).astype(np.float32) for s in SHAPES]
 
 
@@ -45,8 +42,8 @@ def _torch_run(start, micro_grads, update_interval):
 @pytest.mark.parametrize("update_interval", [1, 2])
 def test_grouped_adamw_follows_torch_adamw(update_interval):
     rng = np.random.default_rng(0)
-    start = _start(rng)
-    micro_grads = [_grads(rng) for _ in range(len(BASE_LRS) * update_interval)]
+    start = _arrays(rng)
+    micro_grads = [_arrays(rng) for _ in range(len(BASE_LRS) * update_interval)]
     variables = [tf.Variable(w) for w in start]
     groups = [ParamGroup(*MULTS[0], variables=variables[:2]), ParamGroup(*MULTS[1], variables=variables[2:])]
     opt = GroupedAdamW(groups, WEIGHT_DECAY)
