@@ -14,7 +14,7 @@ TEST_WORKERS ?= 2
 PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
 # Each worker gets its share of the cores for TensorFlow's and torch's thread pools, so the workers do not
 # oversubscribe the CPU (two workers with two threads each on two cores spin against each other).
-WORKER_THREADS := $(shell $(PYTHON) -c "import os; print(max(1, (os.cpu_count() or 1) // $(TEST_WORKERS)))")
+WORKER_THREADS = $(shell $(PYTHON) -c "import os; print(max(1, (os.cpu_count() or 1) // $(TEST_WORKERS)))")
 WORKER_ENV := TF_NUM_INTRAOP_THREADS=$(WORKER_THREADS) OMP_NUM_THREADS=$(WORKER_THREADS)
 # Elsewhere, e.g. on GitHub: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU build of torch).
 TORCH_INDEX ?=
