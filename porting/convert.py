@@ -33,16 +33,24 @@ from tf_videoswin.cli.common import (
     error,
     parse_shape,
 )
-from tf_videoswin.config import PRECISIONS
-from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE
+from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
+from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE, PRECISIONS, check_tflite_precisions
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 FORMATS_HELP = (
     "comma-separated files to write: savedmodel (always written), keras (<variant>.keras), "
     "weights (<variant>.weights.h5), tflite (LiteRT classifier and feature_extractor at --deploy-shape in "
-    "float32, float16 and int8 weights), onnx (all outputs, dynamic batch), openvino (IR .xml/.bin, f32); "
+    "each of --tflite-precisions), onnx (all outputs, dynamic batch), openvino (IR .xml/.bin, f32); "
     "deployment formats need pip install 'tf-videoswin[deploy]'; default: savedmodel"
 )
+
+
+def parse_tflite_precisions(text: str) -> tuple[str, ...]:
+    """argparse type: ``"float32,int8"`` -> ``("float32", "int8")``, some of the TFLite precisions."""
+    try:
+        return check_tflite_precisions([p.strip() for p in text.split(",") if p.strip()])
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,8 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
         f"fixed T,H,W, any batch; default: {','.join(map(str, DEFAULT_DEPLOY_SHAPE))})",
     )
     p.add_argument(
+        "--tflite-precisions",
+        type=parse_tflite_precisions,
+        default=PRECISIONS["tflite"],
+        metavar="LIST",
+        help="comma-separated precisions of the tflite files: float32 (exact, proven against the reference), "
+        "float16 and int8 (weights only, lossy: their drift is recorded); default: "
+        + ",".join(PRECISIONS["tflite"]),
+    )
+    p.add_argument(
         "--precision",
-        choices=PRECISIONS,
+        choices=MODEL_PRECISIONS,
         default="float32",
         help="what the SavedModels and Keras files compute in (default float32, the exact path). bfloat16 "
         "is faster on CPUs with bf16 arithmetic, float16 for GPUs; both keep softmax, LayerNorm "
@@ -152,6 +169,7 @@ def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = 
         formats=args.formats,
         deploy_shape=args.deploy_shape,
         precision=args.precision,
+        tflite_precisions=args.tflite_precisions,
     )
 
 

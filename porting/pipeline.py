@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -23,8 +23,10 @@ from tf_videoswin.export.deploy.targets import (
     DEFAULT_DEPLOY_SHAPE,
     DEPLOY_FORMATS,
     DeployTarget,
+    check_tflite_precisions,
     plan_targets,
 )
+from tf_videoswin.export.deploy.targets import PRECISIONS as DEPLOY_PRECISIONS
 from tf_videoswin.export.files import sha256_file
 from tf_videoswin.export.keras_files import KERAS_FORMATS
 from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
@@ -82,6 +84,15 @@ class ConversionResult:
     skipped: bool = False
     precision: str = "float32"
     precision_drift: dict = dataclasses.field(default_factory=dict)
+
+
+class ExportPlan(NamedTuple):
+    """What :func:`convert` does about an export folder."""
+
+    action: str  # "skip" (up to date) or "write"
+    formats: tuple[str, ...]  # the formats to write
+    overwrite: bool  # replace the folder
+    tflite_precisions: tuple[str, ...]  # the precisions of the TFLite files to write
 
 
 @dataclasses.dataclass(frozen=True)
@@ -307,18 +318,21 @@ def plan_export(
     target: Path | None = None,
     wanted_paths: frozenset[str] | set[str] = frozenset(),
     precision: str = "float32",
-) -> tuple[str, tuple[str, ...], bool]:
-    """What to do about an export folder: ``("skip" | "write", formats to write, overwrite)``.
+    tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
+) -> ExportPlan:
+    """What to do about an export folder (see :class:`ExportPlan`).
 
     Up to date (same checkpoint, every requested format present, and every file of ``wanted_paths``,
-    the deployment files at the requested shape): skip. Same checkpoint with formats or files missing:
-    rewrite it with the union of formats. Another checkpoint or precision: only with ``overwrite``.
+    the deployment files at the requested shape and precisions): skip. Same checkpoint with formats or
+    files missing: rewrite it with the union of formats and of TFLite precisions (the requested ones
+    and those of the TFLite files it holds). Another checkpoint or precision: only with ``overwrite``.
 
     Raises:
         FileExistsError: the folder holds an export of another checkpoint and not ``overwrite``.
     """
+    tflite_precisions = check_tflite_precisions(tflite_precisions)
     if existing is None:
-        return "write", formats, overwrite
+        return ExportPlan("write", formats, overwrite, tflite_precisions)
     same = (
         existing.source.get("checkpoint_sha256") == sha256
         and existing.variant == cfg.name
@@ -328,15 +342,17 @@ def plan_export(
     present = [f for f in existing.files if target is None or (root / f.path).exists()]
     have = {f.format for f in present}
     if same and set(formats) <= have and set(wanted_paths) <= {f.path for f in present}:
-        return "skip", formats, overwrite
-    if same:  # same weights, more formats: rewrite the export with all of them
-        return "write", normalize_formats(sorted(have | set(formats))), True
+        return ExportPlan("skip", formats, overwrite, tflite_precisions)
+    if same:  # same weights, more formats or files: rewrite the export with all of them
+        held = {f.precision for f in present if f.format == "tflite"}
+        both = check_tflite_precisions((*tflite_precisions, *held))
+        return ExportPlan("write", normalize_formats(sorted(have | set(formats))), True, both)
     if not overwrite:
         raise FileExistsError(
             f"{target or 'the export'} already holds an export of another checkpoint or precision; "
             "pass --overwrite to replace it"
         )
-    return "write", formats, overwrite
+    return ExportPlan("write", formats, overwrite, tflite_precisions)
 
 
 def check_deploy_shape(shape: Sequence[int]) -> tuple[int, int, int, int, int]:
@@ -371,14 +387,16 @@ def deploy_request(
     formats: Sequence[str],
     shape: Sequence[int],
     tolerance: float,
+    tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
 ) -> DeployRequest | None:
-    """The deployment files of ``formats`` at ``shape`` and their proof: reference_torch's outputs on the
-    seeded parity input at ``shape`` (seed 0) and, for lossy files, on :data:`DRIFT_SEEDS`."""
+    """The deployment files of ``formats`` at ``shape`` (TFLite in ``tflite_precisions``) and their
+    proof: reference_torch's outputs on the seeded parity input at ``shape`` (seed 0) and, for lossy
+    files, on :data:`DRIFT_SEEDS`."""
     if not formats:
         return None
     from tf_videoswin.export.proof import ProofInput
 
-    targets = tuple(plan_targets(formats, shape, ported.tf_model.include_top))
+    targets = tuple(plan_targets(formats, shape, ported.tf_model.include_top, tflite_precisions))
 
     def case(seed: int) -> ProofInput:
         video = parity.parity_input(tuple(shape), seed=seed)
@@ -403,6 +421,7 @@ def convert(
     formats: Sequence[str] = (SAVEDMODEL,),
     deploy_shape: Sequence[int] = DEFAULT_DEPLOY_SHAPE,
     precision: str = "float32",
+    tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
 ) -> ConversionResult:
     """Convert one checkpoint; export only if parity holds.
 
@@ -420,6 +439,8 @@ def convert(
             ``openvino``).
         deploy_shape: ``B,3,T,H,W`` clip shape of the deployment files (TFLite: fixed; ONNX and
             OpenVINO: fixed T, H, W and a dynamic batch).
+        tflite_precisions: the TFLite files' precisions (``float32``, ``float16``, ``int8``; default
+            all three). Extending an export keeps the precisions of the TFLite files it holds.
         precision: what the SavedModels and Keras files compute in. The float32 port is proven against
             the reference first; a ``bfloat16`` / ``float16`` export then records its drift from float32
             (:func:`precision_drift`). Deployment files have their own precisions.
@@ -435,6 +456,7 @@ def convert(
     """
     start = time.perf_counter()
     precision = check_precision(precision)
+    tflite_precisions = check_tflite_precisions(tflite_precisions)
     formats = normalize_formats(formats)
     deploy_formats = [f for f in formats if f in DEPLOY_FORMATS]
     if export and deploy_formats:
@@ -444,9 +466,11 @@ def convert(
     sha256 = checkpoint_sha256 or sha256_file(checkpoint)
     if export:
         existing = existing_export(target, overwrite)
-        wanted = {t.filename(cfg.name) for t in plan_targets(deploy_formats, deploy_shape)}
-        action, formats, overwrite = plan_export(
-            existing, cfg, sha256, formats, overwrite, target, wanted, precision
+        wanted = {
+            t.filename(cfg.name) for t in plan_targets(deploy_formats, deploy_shape, True, tflite_precisions)
+        }
+        action, formats, overwrite, tflite_precisions = plan_export(
+            existing, cfg, sha256, formats, overwrite, target, wanted, precision, tflite_precisions
         )
         if action == "skip":
             logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
@@ -483,7 +507,7 @@ def convert(
                 parity_key="vs_reference_max_abs" if exact else "reload_max_abs",
             ),
         ]
-        deploy = deploy_request(ported, deploy_formats, deploy_shape, tolerance)
+        deploy = deploy_request(ported, deploy_formats, deploy_shape, tolerance, tflite_precisions)
         ported.reference = None  # free the PyTorch copy of the weights before exporting
         reload_max_abs, files = write_exports(
             model,

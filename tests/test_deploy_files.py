@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -17,12 +18,22 @@ from tf_videoswin.export import METADATA_FILE, ExportMetadata
 from tf_videoswin.export.deploy.runtimes import open_runner
 from tf_videoswin.export.deploy.targets import DeployTarget
 from tf_videoswin.export.proof import ProofInput
+from tf_videoswin.variants import get_variant
 
 from .conftest import ROOT, STHV2, TINY
 
 #: The golden inputs' shape: deployment files made at it are compared with the official outputs directly.
 GOLDEN_SHAPE = (2, 3, 18, 70, 90)
-DEPLOY = ["--formats", "tflite,onnx,openvino", "--deploy-shape", ",".join(map(str, GOLDEN_SHAPE))]
+#: The default run's files: the exact ones. The lossy TFLite files (float16, int8: six conversions with
+#: drift proofs) are added to a copy of this export in the slow tier.
+DEPLOY = [
+    "--formats",
+    "tflite,onnx,openvino",
+    "--deploy-shape",
+    ",".join(map(str, GOLDEN_SHAPE)),
+    "--tflite-precisions",
+    "float32",
+]
 
 
 def _sha256(path: Path) -> str:
@@ -47,26 +58,41 @@ def deploy_meta(deploy_export) -> ExportMetadata:
     return ExportMetadata.read(deploy_export)
 
 
+@pytest.fixture(scope="module")
+def lossy_export(deploy_export, tiny_checkpoint, tmp_path_factory) -> Path:
+    """A copy of ``deploy_export`` extended with the lossy TFLite files by asking for them alone: the
+    export is rewritten with the float32 files it held and the float16 and int8 ones."""
+    out = tmp_path_factory.mktemp("lossy")
+    shutil.copytree(deploy_export, out / TINY)
+    argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), *DEPLOY[:-1]]
+    assert convert.main([*argv, "float16,int8"]) == 0
+    return out / TINY
+
+
 def _files(meta: ExportMetadata, fmt: str, precision: str | None = None) -> list:
     return [f for f in meta.files if f.format == fmt and precision in (None, f.precision)]
 
 
-def test_metadata_lists_every_file_with_sha256_and_parity(deploy_export, deploy_meta):
-    names = {f.path for f in deploy_meta.files}
+def _check_metadata(export: Path, meta: ExportMetadata, tflite_precisions: tuple[str, ...]) -> None:
+    """Every deployment file is listed once with its sha256, size, runtimes and parity (exact files)
+    or drift (lossy files); the TFLite files are those of ``tflite_precisions``."""
+    names = {f.path for f in meta.files}
     shape = "2x3x18x70x90"
-    for kind in ("classifier", "feature_extractor"):
-        for precision in ("float32", "float16", "int8"):
-            assert f"{TINY}.{kind}.{shape}.{precision}.tflite" in names
+    assert {f.path for f in meta.files if f.format == "tflite"} == {
+        f"{TINY}.{kind}.{shape}.{precision}.tflite"
+        for kind in ("classifier", "feature_extractor")
+        for precision in tflite_precisions
+    }
     assert f"{TINY}.model.Nx3x18x70x90.float32.onnx" in names
     assert f"{TINY}.model.Nx3x18x70x90.float32.xml" in names
-    for f in deploy_meta.files:
+    for f in meta.files:
         if f.format not in ("tflite", "onnx", "openvino"):
             continue
-        path = deploy_export / f.path
+        path = export / f.path
         assert f.sha256 == _sha256(path)
         size = path.stat().st_size
         if f.format == "openvino":
-            weights = deploy_export / f.details["weights_file"]
+            weights = export / f.details["weights_file"]
             assert f.details["weights_sha256"] == _sha256(weights)
             size += weights.stat().st_size
         assert f.size_bytes == size
@@ -77,14 +103,67 @@ def test_metadata_lists_every_file_with_sha256_and_parity(deploy_export, deploy_
         else:
             assert not f.parity["exact"] and "tolerance" not in f.parity
             assert f.parity["drift"]["inputs"] == 3
-    onnx = _files(deploy_meta, "onnx")[0]
+    onnx = _files(meta, "onnx")[0]
     assert len(onnx.details["runtimes"]) == 2  # proven in ONNX Runtime and OpenVINO
-    tflite = _files(deploy_meta, "tflite", "float32")[0]
+    tflite = _files(meta, "tflite", "float32")[0]
     assert not [op for op in tflite.details["operators"] if op.startswith("CUSTOM")]
-    versions = deploy_meta.versions
+    versions = meta.versions
     assert {"ai-edge-litert", "onnxruntime", "openvino", "tf2onnx"} <= set(versions)
-    raw = json.loads((deploy_export / METADATA_FILE).read_text())
-    assert len(raw["files"]) == len(deploy_meta.files)
+    raw = json.loads((export / METADATA_FILE).read_text())
+    assert len(raw["files"]) == len(meta.files)
+
+
+def test_metadata_lists_every_file_with_sha256_and_parity(deploy_export, deploy_meta):
+    _check_metadata(deploy_export, deploy_meta, ("float32",))
+
+
+@pytest.mark.slow  # ~3 min: the export is rewritten, six TFLite files, four lossy with drift proofs
+def test_asking_for_lossy_files_keeps_the_exact_ones(lossy_export):
+    _check_metadata(lossy_export, ExportMetadata.read(lossy_export), ("float32", "float16", "int8"))
+
+
+def test_more_tflite_precisions_rewrite_the_export_with_those_it_holds(deploy_export, deploy_meta):
+    from porting.pipeline import plan_export
+
+    cfg, sha = get_variant(TINY), deploy_meta.source["checkpoint_sha256"]
+    formats = ("savedmodel", "tflite")
+    plan = plan_export(
+        deploy_meta, cfg, sha, formats, False, deploy_export, {"x.int8.tflite"}, "float32", ["int8"]
+    )
+    assert plan.action == "write" and plan.overwrite
+    assert plan.tflite_precisions == ("float32", "int8")  # the held float32 files stay
+    held = {f.path for f in _files(deploy_meta, "tflite")}
+    plan = plan_export(deploy_meta, cfg, sha, formats, False, deploy_export, held, "float32", ["float32"])
+    assert plan.action == "skip"
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [("float32,bf16", "unknown TFLite precision(s) ['bf16']"), (",", "no TFLite precision given")],
+)
+def test_bad_tflite_precisions_exit_2(value, message, capsys):
+    with pytest.raises(SystemExit) as exc:
+        convert.main(
+            ["--variant", TINY, "--checkpoint", "x.pth", "--formats", "tflite", "--tflite-precisions", value]
+        )
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_tflite_precisions_choose_the_planned_files():
+    from tf_videoswin.export.deploy.targets import check_tflite_precisions, plan_targets
+
+    targets = plan_targets(["tflite", "onnx"], GOLDEN_SHAPE, tflite_precisions=["int8", "float32", "int8"])
+    assert [(t.format, t.kind, t.precision) for t in targets] == [
+        ("tflite", "classifier", "float32"),
+        ("tflite", "classifier", "int8"),
+        ("tflite", "feature_extractor", "float32"),
+        ("tflite", "feature_extractor", "int8"),
+        ("onnx", "model", "float32"),
+    ]
+    assert len(plan_targets(["tflite"], GOLDEN_SHAPE)) == 6  # default: all three precisions
+    with pytest.raises(ValueError, match="unknown TFLite precision"):
+        check_tflite_precisions(["float64"])
 
 
 def test_rerun_with_the_same_files_is_up_to_date(deploy_export, tiny_checkpoint, capsys):
@@ -100,10 +179,11 @@ def test_rerun_with_the_same_files_is_up_to_date(deploy_export, tiny_checkpoint,
     assert "up to date" in capsys.readouterr().out
 
 
-def test_model_card_says_which_files_are_lossy(deploy_export, deploy_meta):
-    card = (deploy_export / "README.md").read_text()
+@pytest.mark.slow
+def test_model_card_says_which_files_are_lossy(lossy_export):
+    card = (lossy_export / "README.md").read_text()
     assert "## Deployment files" in card
-    for f in _files(deploy_meta, "tflite"):
+    for f in _files(ExportMetadata.read(lossy_export), "tflite"):
         row = next(line for line in card.splitlines() if line.startswith(f"| `{f.path}` | {f.kind} |"))
         if f.precision == "float32":
             assert "matches reference_torch" in row and "lossy" not in row
@@ -141,12 +221,13 @@ def test_openvino_ir_equals_the_official_golden(deploy_export, deploy_meta, gold
     assert _worst(golden, runner.run(golden["input"])) <= 1e-4
 
 
-def test_lossy_files_load_run_and_report_drift(deploy_export, deploy_meta, golden_outputs):
+@pytest.mark.slow
+def test_lossy_files_load_run_and_report_drift(lossy_export, golden_outputs):
     golden = golden_outputs(TINY)
-    lossy = [f for f in _files(deploy_meta, "tflite") if f.precision != "float32"]
+    lossy = [f for f in _files(ExportMetadata.read(lossy_export), "tflite") if f.precision != "float32"]
     assert sorted({f.precision for f in lossy}) == ["float16", "int8"]
     for f in lossy:
-        out = open_runner(deploy_export / f.path).run(golden["input"])
+        out = open_runner(lossy_export / f.path).run(golden["input"])
         assert all(np.isfinite(v).all() for v in out.values())
         assert _worst(golden, out) > 0  # lossy: never bit-equal
         drift = f.parity["drift"]

@@ -48,23 +48,45 @@ class DeployTarget:
         return f"{stem}.{self.kind}.{shape_tag(self.shape)}.{self.precision}{_EXTENSIONS[self.format]}"
 
 
+def check_tflite_precisions(precisions: Sequence[str]) -> tuple[str, ...]:
+    """TFLite precisions in the canonical order of :data:`PRECISIONS`, without repeats.
+
+    Raises:
+        ValueError: an unknown precision, or none at all.
+    """
+    allowed = PRECISIONS["tflite"]
+    unknown = sorted({p for p in precisions if p not in allowed})
+    if unknown:
+        raise ValueError(f"unknown TFLite precision(s) {unknown}; expected some of {', '.join(allowed)}")
+    if not precisions:
+        raise ValueError(f"no TFLite precision given; expected some of {', '.join(allowed)}")
+    return tuple(p for p in allowed if p in precisions)
+
+
 def plan_targets(
-    formats: Sequence[str], shape: Sequence[int], include_top: bool = True
+    formats: Sequence[str],
+    shape: Sequence[int],
+    include_top: bool = True,
+    tflite_precisions: Sequence[str] = PRECISIONS["tflite"],
 ) -> list[DeployTarget]:
     """The files ``formats`` ask for at clip ``shape``.
 
     TFLite files are per output kind (``classifier`` and ``feature_extractor``) at the fixed ``shape``,
-    in every precision of :data:`PRECISIONS`; the ONNX and OpenVINO files carry all outputs
-    (``model``) with a dynamic batch axis and the static T, H, W of ``shape``.
+    in each of ``tflite_precisions``; the ONNX and OpenVINO files carry all outputs (``model``) with a
+    dynamic batch axis and the static T, H, W of ``shape``.
 
     Args:
         formats: any of :data:`DEPLOY_FORMATS` (others are ignored).
         shape: ``(B, 3, T, H, W)``.
         include_top: the model has a classification head (else only feature extractors are made).
+        tflite_precisions: some of ``PRECISIONS["tflite"]`` (default: all of them).
+    Raises:
+        ValueError: an unknown format or TFLite precision.
     """
     unknown = [f for f in formats if f not in DEPLOY_FORMATS]
     if unknown:
         raise ValueError(f"unknown deployment format(s) {unknown}; expected {DEPLOY_FORMATS}")
+    tflite_precisions = check_tflite_precisions(tflite_precisions)
     shape = tuple(int(d) for d in shape)
     dynamic = (None, *shape[1:])
     kinds = ("classifier", "feature_extractor") if include_top else ("feature_extractor",)
@@ -73,7 +95,7 @@ def plan_targets(
         if fmt not in formats:
             continue
         if fmt == "tflite":
-            targets += [DeployTarget(fmt, k, p, shape) for k in kinds for p in PRECISIONS[fmt]]  # type: ignore[arg-type]
+            targets += [DeployTarget(fmt, k, p, shape) for k in kinds for p in tflite_precisions]  # type: ignore[arg-type]
         else:
             kind = "model" if include_top else "feature_extractor"
             targets.append(DeployTarget(fmt, kind, "float32", dynamic))  # type: ignore[arg-type]
