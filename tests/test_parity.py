@@ -1,5 +1,7 @@
 """Parity: against the unmodified official code (goldens), and TF vs reference_torch."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,7 +9,7 @@ import torch
 
 from porting import parity
 from porting.pipeline import port_checkpoint
-from tf_videoswin.variants import OFFICIAL_VARIANTS
+from tf_videoswin.variants import OFFICIAL_VARIANTS, get_variant
 
 from .conftest import STHV2, TINY
 
@@ -33,10 +35,47 @@ def test_reference_and_port_match_official_goldens(name, synthetic_state_dict, g
         assert np.abs(ours[key] - golden[key]).max() <= GOLDEN_TOLERANCE, f"tf_videoswin {key}"
 
 
-@pytest.mark.parametrize("name", list(OFFICIAL_VARIANTS))  # mmaction2 variants: tests/test_mmaction2.py
+#: Settings that do not change an inference forward's arithmetic (the head's width changes only its size).
+_NOT_IN_THE_FORWARD = {"num_classes", "drop_path_rate", "head_dropout"}
+
+
+def _forward_arch(name: str) -> tuple:
+    arch = dataclasses.asdict(get_variant(name).arch)
+    return tuple(sorted((k, v) for k, v in arch.items() if k not in _NOT_IN_THE_FORWARD))
+
+
+#: T, H, W that pad every stage and clip windows in the late stages (the golden inputs' too).
+ODD_SHAPE = (1, 3, 18, 70, 90)
+#: Variants whose forward the golden test above proves at the odd shape's T, H, W.
+GOLDEN_VARIANTS = (TINY, STHV2)
+
+
+def _first_of_each_forward(names) -> list:
+    """``names`` as parameters; a variant whose forward is already proven at the odd shape, by the
+    golden test or by an earlier variant computing the same forward (Swin-B on Kinetics-400 1k/22k and
+    Kinetics-600 22k), is in the slow tier: the default run proves each forward once, ``make test``
+    proves every variant."""
+    seen, params = {_forward_arch(n) for n in GOLDEN_VARIANTS}, []
+    for name in names:
+        arch = _forward_arch(name)
+        params.append(pytest.param(name, marks=pytest.mark.slow) if arch in seen else name)
+        seen.add(arch)
+    return params
+
+
+def test_the_default_run_proves_every_forward_at_the_odd_shape(golden_outputs):
+    for name in GOLDEN_VARIANTS:
+        assert golden_outputs(name)["input"].shape[2:] == ODD_SHAPE[2:]
+    default = [p for p in _first_of_each_forward(OFFICIAL_VARIANTS) if isinstance(p, str)]
+    proven = {_forward_arch(n) for n in (*GOLDEN_VARIANTS, *default)}
+    assert proven == {_forward_arch(n) for n in OFFICIAL_VARIANTS}
+    assert len(default) == 2  # Swin-S and Swin-B 8x7x7; Swin-T and Swin-B 16x7x7 have goldens
+
+
+@pytest.mark.parametrize("name", _first_of_each_forward(OFFICIAL_VARIANTS))  # mmaction2: test_mmaction2.py
 def test_tf_matches_reference_on_odd_shape(name, synthetic_state_dict):
     tf_model, torch_model = _models(name, synthetic_state_dict(name))
-    report = parity.compare_models(tf_model, torch_model, parity.parity_input((1, 3, 18, 70, 90)))
+    report = parity.compare_models(tf_model, torch_model, parity.parity_input(ODD_SHAPE))
     assert report.ok, report.format()
 
 
