@@ -136,6 +136,23 @@ def test_weights_file_loads_into_build_model(tmp_path, tiny_model):
         assert _max_abs(tiny_model(video, training=False), fresh(video, training=False)) <= 1e-6
 
 
+def test_weights_file_check_needs_every_weight_from_the_file(tmp_path, monkeypatch):
+    """The .weights.h5 file is checked on the model the .keras file gave (one model traced, not two):
+    its weights are zeroed first, so a file that loads nothing cannot pass on the .keras file's weights."""
+    from tf_videoswin.errors import ExportCheckError
+    from tf_videoswin.export.keras_files import save_keras_files
+
+    model = Recognizer3D(SMALL, name="small_swin")
+    clips = _clips((1, 3, 4, 32, 32))
+    written = save_keras_files(model, tmp_path, ["keras", "weights"], clips)
+    assert [f.format for f in written] == ["keras", "weights"]
+    assert all(f.parity["reload_max_abs"] <= 1e-6 for f in written)
+    monkeypatch.setattr(Recognizer3D, "load_weights", lambda self, path: None)
+    (tmp_path / "again").mkdir()
+    with pytest.raises(ExportCheckError, match=r"reloaded small_swin.weights.h5 differs"):
+        save_keras_files(model, tmp_path / "again", ["keras", "weights"], clips)
+
+
 def test_every_layer_config_round_trips():
     model = Recognizer3D(SMALL)
     clone = Recognizer3D.from_config(model.get_config())

@@ -1,8 +1,9 @@
 """Keras-native files of a model: ``<name>.keras`` (architecture + weights) and ``<name>.weights.h5``.
 
 Each file is reloaded right after it is written (``keras.saving.load_model``, or ``load_weights``
-into a model rebuilt from the same config) and must reproduce the in-memory model on the given
-inputs to float32 round-off; its size and sha256 go into the export's file list.
+into the model the ``.keras`` file gave, zeroed first, else into a model rebuilt from the same config)
+and must reproduce the in-memory model on the given inputs to float32 round-off; its size and sha256
+go into the export's file list.
 """
 
 from __future__ import annotations
@@ -29,24 +30,34 @@ KERAS_FORMATS = {"keras": "{name}.keras", "weights": "{name}.weights.h5"}
 KERAS_RELOAD_TOLERANCE = 1e-6
 
 
-def _reload(fmt: str, path: Path, model: Recognizer3D) -> Recognizer3D:
+def _reload(fmt: str, path: Path, model: Recognizer3D, reloaded: Recognizer3D | None) -> Recognizer3D:
+    """``path`` loaded as a model. A weights file goes into ``reloaded`` (the model a ``.keras`` file of
+    the same export gave) after every weight of it is zeroed, so that each must come from the file and no
+    second model is built and traced; without one, into a model rebuilt from ``model``'s config."""
     if fmt == "keras":
         return keras.saving.load_model(path)
-    fresh = Recognizer3D(model.config, precision=model.precision, name=model.name, dtype=model.dtype_policy)
-    fresh.load_weights(path)
-    return fresh
+    if reloaded is None:
+        reloaded = Recognizer3D(
+            model.config, precision=model.precision, name=model.name, dtype=model.dtype_policy
+        )
+    else:
+        for weight in reloaded.weights:
+            weight.assign(tf.zeros_like(weight))
+    reloaded.load_weights(path)
+    return reloaded
 
 
-def max_abs_outputs(a: Recognizer3D, b: Recognizer3D, videos: Sequence[np.ndarray]) -> float:
-    """Largest absolute difference over every output of two models on ``videos``."""
+def _outputs(model: Recognizer3D, videos: Sequence[np.ndarray]) -> list[dict[str, np.ndarray]]:
+    return [{k: v.numpy() for k, v in model(tf.constant(video), training=False).items()} for video in videos]
+
+
+def _max_abs(expected: list[dict[str, np.ndarray]], actual: list[dict[str, np.ndarray]]) -> float:
     worst = 0.0
-    for video in videos:
-        x = tf.constant(video)
-        out_a, out_b = a(x, training=False), b(x, training=False)
+    for out_a, out_b in zip(expected, actual, strict=True):
         if set(out_a) != set(out_b):
             raise ExportCheckError(f"outputs differ: {sorted(out_a)} vs {sorted(out_b)}")
         for key in out_a:
-            worst = max(worst, float(np.abs(out_a[key].numpy() - out_b[key].numpy()).max()))
+            worst = max(worst, float(np.abs(out_a[key] - out_b[key]).max()))
     return worst
 
 
@@ -75,6 +86,7 @@ def save_keras_files(
     folder = Path(folder)
     stem = name or model.name
     written = []
+    expected, reloaded = _outputs(model, check_inputs), None
     for fmt in formats:
         if fmt not in KERAS_FORMATS:
             raise ValueError(f"unknown Keras format {fmt!r}; expected one of {sorted(KERAS_FORMATS)}")
@@ -83,7 +95,8 @@ def save_keras_files(
             model.save(path)
         else:
             model.save_weights(path)
-        diff = max_abs_outputs(model, _reload(fmt, path, model), check_inputs)
+        reloaded = _reload(fmt, path, model, reloaded)
+        diff = _max_abs(expected, _outputs(reloaded, check_inputs))
         if not diff <= KERAS_RELOAD_TOLERANCE:
             raise ExportCheckError(f"reloaded {path.name} differs from the model by {diff:.3e}")
         logger.info("wrote %s (reload max abs %.2e)", path, diff)
