@@ -1,7 +1,7 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, convert a checkpoint, check parity, export, reload with hub.KerasLayer, predict
 #   make test   set up .venv, lint (ruff, actionlint), run the default test suite (two workers), then the slow tier
-#   make test-fast  the same without the slow tier: the default run, 22 min on the 2-core AVX2 guest of 2026-12-03
+#   make test-fast  the same without the slow tier: the default run, 17 min on the 2-core AVX2 guest of 2026-12-03
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
