@@ -24,16 +24,10 @@ from .conftest import ROOT, STHV2, TINY
 
 #: The golden inputs' shape: deployment files made at it are compared with the official outputs directly.
 GOLDEN_SHAPE = (2, 3, 18, 70, 90)
+DEPLOY_FILES = ["--formats", "tflite,onnx,openvino", "--deploy-shape", ",".join(map(str, GOLDEN_SHAPE))]
 #: The default run's files: the exact ones. The lossy TFLite files (float16, int8: six conversions with
 #: drift proofs) are added to a copy of this export in the slow tier.
-DEPLOY = [
-    "--formats",
-    "tflite,onnx,openvino",
-    "--deploy-shape",
-    ",".join(map(str, GOLDEN_SHAPE)),
-    "--tflite-precisions",
-    "float32",
-]
+DEPLOY = [*DEPLOY_FILES, "--tflite-precisions", "float32"]
 
 
 def _sha256(path: Path) -> str:
@@ -64,8 +58,8 @@ def lossy_export(deploy_export, tiny_checkpoint, tmp_path_factory) -> Path:
     export is rewritten with the float32 files it held and the float16 and int8 ones."""
     out = tmp_path_factory.mktemp("lossy")
     shutil.copytree(deploy_export, out / TINY)
-    argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), *DEPLOY[:-1]]
-    assert convert.main([*argv, "float16,int8"]) == 0
+    argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), *DEPLOY_FILES]
+    assert convert.main([*argv, "--tflite-precisions", "float16,int8"]) == 0
     return out / TINY
 
 
