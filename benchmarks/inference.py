@@ -18,6 +18,11 @@ The same run measures this machine's arithmetic floor: the model's FLOPs (:mod:`
 The rate is measured three times before and three times after the model timings and the best is kept, so
 a noisy moment cannot lower the floor.
 
+The script re-executes itself with glibc's malloc told to keep freed memory (:data:`MALLOC_TUNABLES`;
+``--system-malloc`` keeps glibc's defaults): with the defaults, every forward whose tensors exceed glibc's
+mmap threshold faults their pages in again, which cost ``reference_torch`` up to half its time here and, in
+one process, the contestant after it too. TensorFlow's own CPU allocator keeps its memory either way.
+
 ``--compare openvino,onnxruntime`` also times the official graph in those runtimes: ``reference_torch``
 exported by ``torch.onnx.export`` (TorchScript exporter, opset 17), in OpenVINO at f32
 (``INFERENCE_PRECISION_HINT=f32``) and, where the CPU has bf16 arithmetic, at bf16, and in ONNX Runtime;
@@ -31,11 +36,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +57,28 @@ from tf_videoswin.variants import VARIANTS, get_variant
 COMPARE = ("openvino", "onnxruntime")
 #: Lowest pooled-feature cosine to float32 that counts as a faithful reduced-precision run.
 DRIFT_COSINE_BOUND = 0.999
+
+#: glibc malloc tunables under which freed memory stays in the process: blocks up to 4 GB come from the heap
+#: instead of their own mmap (glibc's threshold otherwise adapts up to 32 MB only) and the heap top is not
+#: trimmed. With glibc's defaults each reference_torch forward faulted its tensors' pages in again: Swin-T at
+#: 1x3x32x224x224 on a Zen 4 took 3.4 s with them and 1.9 s with these (batch 4: 14 s and 10 s), while
+#: TensorFlow, whose CPU allocator keeps its own pool, ran at the same speed either way. glibc reads them
+#: when a process starts, hence the re-execution (:func:`malloc_env`).
+MALLOC_TUNABLES = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**30), "MALLOC_TRIM_THRESHOLD_": str(64 * 2**30)}
+
+
+def malloc_env(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The environment to re-execute the benchmark with (``environ`` plus :data:`MALLOC_TUNABLES`; values
+    already set win), or None where there is nothing to do: every tunable is set, or the C library is
+    not glibc."""
+    if all(name in environ for name in MALLOC_TUNABLES) or platform.libc_ver()[0] != "glibc":
+        return None
+    return {**MALLOC_TUNABLES, **environ}
+
+
+def malloc_state(environ: Mapping[str, str]) -> str:
+    """``"tuned"`` when this process runs with every :data:`MALLOC_TUNABLES` name set, else ``"defaults"``."""
+    return "tuned" if all(name in environ for name in MALLOC_TUNABLES) else "defaults"
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -338,6 +366,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="a checkout of https://github.com/innat/VideoSwin to time in the same run",
     )
+    p.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="keep glibc's malloc defaults (by default the script re-executes itself with MALLOC_TUNABLES)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     return p
 
@@ -350,7 +383,7 @@ def format_report(r: dict) -> str:
     lines = [
         f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
         f"  CPU: {cpu['model']} ({cpu['cores']} cores; {', '.join(cpu['features']) or 'no AVX features'};"
-        f" TensorFlow oneDNN {ONEDNN_STATE[cpu.get('onednn')]})",
+        f" TensorFlow oneDNN {ONEDNN_STATE[cpu.get('onednn')]}; glibc malloc {r.get('malloc', 'defaults')})",
         f"  TF SavedModel   {r['tf_seconds']:8.3f} s/forward  {r['tf_clips_per_second']:6.3f} clips/s",
         f"  reference_torch {r['torch_seconds']:8.3f} s/forward  {r['torch_clips_per_second']:6.3f} clips/s",
     ]
@@ -428,9 +461,12 @@ def main(argv: list[str] | None = None) -> int:
         args.precision,
         args.compare,
     )
+    result["malloc"] = malloc_state(os.environ)
     print(json.dumps(result) if args.json else format_report(result))
     return 0 if result["parity_ok"] else 1
 
 
 if __name__ == "__main__":
+    if "--system-malloc" not in sys.argv[1:] and (env := malloc_env(os.environ)) is not None:
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)
     sys.exit(main())
