@@ -20,8 +20,9 @@ a noisy moment cannot lower the floor.
 
 The script re-executes itself with glibc's malloc told to keep freed memory (:data:`MALLOC_TUNABLES`;
 ``--system-malloc`` keeps glibc's defaults): with the defaults, every forward whose tensors exceed glibc's
-mmap threshold faults their pages in again, which cost ``reference_torch`` up to half its time here and, in
-one process, the contestant after it too. TensorFlow's own CPU allocator keeps its memory either way.
+mmap threshold faults their pages in again, which cost ``reference_torch`` up to two thirds of its time
+here and, in one process, slowed the contestant after it too. TensorFlow's own CPU allocator keeps its
+memory either way.
 
 ``--compare openvino,onnxruntime`` also times the official graph in those runtimes: ``reference_torch``
 exported by ``torch.onnx.export`` (TorchScript exporter, opset 17), in OpenVINO at f32
@@ -61,7 +62,7 @@ DRIFT_COSINE_BOUND = 0.999
 #: glibc malloc tunables under which freed memory stays in the process: blocks up to 4 GB come from the heap
 #: instead of their own mmap (glibc's threshold otherwise adapts up to 32 MB only) and the heap top is not
 #: trimmed. With glibc's defaults each reference_torch forward faulted its tensors' pages in again: Swin-T at
-#: 1x3x32x224x224 on a Zen 4 took 3.4 s with them and 1.9 s with these (batch 4: 14 s and 10 s), while
+#: 1x3x32x224x224 on a Zen 4 took 3.4 s with the defaults and 1.9 s with these (batch 4: 14 s and 10 s), while
 #: TensorFlow, whose CPU allocator keeps its own pool, ran at the same speed either way. glibc reads them
 #: when a process starts, hence the re-execution (:func:`malloc_env`).
 MALLOC_TUNABLES = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**30), "MALLOC_TRIM_THRESHOLD_": str(64 * 2**30)}
@@ -383,7 +384,7 @@ def format_report(r: dict) -> str:
     lines = [
         f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
         f"  CPU: {cpu['model']} ({cpu['cores']} cores; {', '.join(cpu['features']) or 'no AVX features'};"
-        f" TensorFlow oneDNN {ONEDNN_STATE[cpu.get('onednn')]}; glibc malloc {r.get('malloc', 'defaults')})",
+        f" TensorFlow oneDNN {ONEDNN_STATE[cpu.get('onednn')]}; malloc {r.get('malloc', 'defaults')})",
         f"  TF SavedModel   {r['tf_seconds']:8.3f} s/forward  {r['tf_clips_per_second']:6.3f} clips/s",
         f"  reference_torch {r['torch_seconds']:8.3f} s/forward  {r['torch_clips_per_second']:6.3f} clips/s",
     ]
