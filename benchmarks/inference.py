@@ -68,18 +68,21 @@ DRIFT_COSINE_BOUND = 0.999
 MALLOC_TUNABLES = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**30), "MALLOC_TRIM_THRESHOLD_": str(64 * 2**30)}
 
 
-def malloc_env(environ: Mapping[str, str]) -> dict[str, str] | None:
-    """The environment to re-execute the benchmark with (``environ`` plus :data:`MALLOC_TUNABLES`; values
-    already set win), or None where there is nothing to do: every tunable is set, or the C library is
-    not glibc."""
-    if all(name in environ for name in MALLOC_TUNABLES) or platform.libc_ver()[0] != "glibc":
-        return None
-    return {**MALLOC_TUNABLES, **environ}
-
-
 def malloc_state(environ: Mapping[str, str]) -> str:
     """``"tuned"`` when this process runs with every :data:`MALLOC_TUNABLES` name set, else ``"defaults"``."""
     return "tuned" if all(name in environ for name in MALLOC_TUNABLES) else "defaults"
+
+
+def malloc_env(argv: list[str], environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The environment to re-execute the script with (``environ`` plus :data:`MALLOC_TUNABLES`; values
+    already set win), or None where there is nothing to do: ``argv`` asks for ``--system-malloc`` (read by
+    the script's own parser, so an abbreviation counts too), every tunable is set, or the C library is not
+    glibc."""
+    if build_parser().parse_args(argv).system_malloc or malloc_state(environ) == "tuned":
+        return None
+    if platform.libc_ver()[0] != "glibc":
+        return None
+    return {**MALLOC_TUNABLES, **environ}
 
 
 def median_seconds(fn, runs: int) -> float:
@@ -468,6 +471,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    if "--system-malloc" not in sys.argv[1:] and (env := malloc_env(os.environ)) is not None:
+    if (env := malloc_env(sys.argv[1:], os.environ)) is not None:
         os.execve(sys.executable, [sys.executable, *sys.argv], env)
     sys.exit(main())

@@ -142,8 +142,6 @@ def test_public_port_must_be_a_checkout(tmp_path, capsys):
 
 def _needs_the_before_commit() -> None:
     """long_video.py compares with commit aab1450 (the decode-everything version), taken from git."""
-    import subprocess
-
     known = subprocess.run(
         ["git", "-C", str(ROOT), "cat-file", "-e", "aab1450^{commit}"], capture_output=True
     )
@@ -335,11 +333,13 @@ def test_profile_refuses_a_bad_shape(capsys):
 def test_malloc_tunables_are_added_once_and_never_override_the_user(monkeypatch):
     monkeypatch.setattr(inference.platform, "libc_ver", lambda *a, **k: ("glibc", "2.36"))
     tunables = inference.MALLOC_TUNABLES
-    env = inference.malloc_env({"PATH": "/bin", "MALLOC_TRIM_THRESHOLD_": "0"})
+    env = inference.malloc_env(["--json"], {"PATH": "/bin", "MALLOC_TRIM_THRESHOLD_": "0"})
     assert env == {**tunables, "PATH": "/bin", "MALLOC_TRIM_THRESHOLD_": "0"}  # the user's value wins
-    assert inference.malloc_env(env) is None  # already re-executed: no loop
+    assert inference.malloc_env(["--json"], env) is None  # already re-executed: no loop
     assert inference.malloc_state(env) == "tuned"
     assert inference.malloc_state({"PATH": "/bin"}) == "defaults"
     assert inference.build_parser().parse_args(["--system-malloc"]).system_malloc
+    for asked in (["--system-malloc"], ["--system-m"]):  # argparse takes the abbreviation as the flag
+        assert inference.malloc_env(asked, {"PATH": "/bin"}) is None
     monkeypatch.setattr(inference.platform, "libc_ver", lambda *a, **k: ("", ""))  # musl, macOS
-    assert inference.malloc_env({"PATH": "/bin"}) is None
+    assert inference.malloc_env([], {"PATH": "/bin"}) is None
