@@ -240,6 +240,23 @@ def test_layer_norm_of_an_unknown_token_count_runs_as_one_onednn_kernel():
         assert "_MklLayerNorm" in ops and "Mean" not in ops, sorted(ops)
 
 
+def test_layer_norm_of_an_upcast_bfloat16_tensor_runs_as_one_onednn_kernel():
+    """A bfloat16 model casts its patch embedding and PatchMerging outputs up to float32 right before a
+    LayerNorm; Grappler must not move that cast between the reshapes and FusedBatchNormV3, where it
+    hides the pattern of oneDNN's rewrite (4 of bfloat16 Swin-T's 29 LayerNorms ran unfused)."""
+    rng = np.random.default_rng(0)
+    gamma, beta = rng.standard_normal(32).astype(np.float32), rng.standard_normal(32).astype(np.float32)
+    x = tf.constant(rng.standard_normal((4, 6, 32)), tf.bfloat16)
+    norm = tf.function(
+        lambda t: functional.layer_norm(tf.cast(t, tf.float32), gamma, beta, out_dtype=tf.bfloat16),
+        input_signature=[tf.TensorSpec([None, None, 32], tf.bfloat16)],
+    )
+    ops = _profiled_ops(norm, x)
+    if not any(op.startswith("_Mkl") for op in ops):
+        pytest.skip("TensorFlow runs without oneDNN here (no _Mkl kernels)")
+    assert "_MklLayerNorm" in ops and not any("BatchNorm" in op for op in ops), sorted(ops)
+
+
 def test_layer_norm_gradients_agree_for_known_and_unknown_token_counts():
     """Fine-tuning an export differentiates the FusedBatchNormV3 form; it must give the gradients of
     the mean / variance form."""

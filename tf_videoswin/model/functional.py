@@ -80,6 +80,11 @@ def layer_norm(
     x = tf.cast(x, tf.float32)
     gamma, beta = tf.cast(gamma, tf.float32), tf.cast(beta, tf.float32)
     if x.shape.rank is None or None in x.shape[:-1]:
+        # EnsureShape (no work at run time) stops Grappler from moving an upcast that feeds this
+        # LayerNorm (a bfloat16 model's patch embedding and PatchMerging outputs) below the
+        # reshapes (ReorderCastLikeAndValuePreserving): the cast would then feed FusedBatchNormV3
+        # and hide the pattern of oneDNN's rewrite (bfloat16 Swin-T: 4 of 29 LayerNorms unfused).
+        x = tf.ensure_shape(x, x.shape)
         channels = x.shape[-1] if x.shape[-1] is not None else tf.shape(x)[-1]
         tokens = normalize_tokens(tf.reshape(x, [-1, channels]), epsilon)
         return tf.cast(tf.reshape(tokens * gamma + beta, tf.shape(x)), out_dtype)
