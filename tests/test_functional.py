@@ -1,5 +1,7 @@
 """Pure functions of the Keras model's arithmetic that parity alone would not pin down."""
 
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -225,36 +227,23 @@ def test_layer_norm_matches_float64_with_known_and_unknown_token_counts(offset):
 
 def test_layer_norm_of_an_unknown_token_count_runs_as_one_onednn_kernel():
     """Exports trace for any clip size: there LayerNorm's FusedBatchNormV3 form becomes one oneDNN
-    kernel (Swin-T export 0.95x in float32, 0.91x in bfloat16); parity cannot see losing it."""
+    kernel (Swin-T export 0.95x in float32, 0.91x in bfloat16); parity cannot see losing it. A bfloat16
+    model casts its patch embedding and PatchMerging outputs up to float32 right before a LayerNorm;
+    Grappler must not move that cast between the reshapes and FusedBatchNormV3, where it hides the
+    pattern of the rewrite (4 of bfloat16 Swin-T's 29 LayerNorms ran unfused)."""
     rng = np.random.default_rng(0)
     gamma, beta = rng.standard_normal(32).astype(np.float32), rng.standard_normal(32).astype(np.float32)
-    x = tf.constant(rng.standard_normal((4, 6, 32)).astype(np.float32))
-    for dtype in (tf.float32, tf.bfloat16):
+    values = rng.standard_normal((4, 6, 32))
+    for in_dtype, out_dtype in itertools.product((tf.float32, tf.bfloat16), repeat=2):
         norm = tf.function(
-            lambda t, d=dtype: functional.layer_norm(t, gamma, beta, out_dtype=d),
-            input_signature=[tf.TensorSpec([None, None, 32])],
+            lambda t, d=out_dtype: functional.layer_norm(tf.cast(t, tf.float32), gamma, beta, out_dtype=d),
+            input_signature=[tf.TensorSpec([None, None, 32], in_dtype)],
         )
-        ops = _profiled_ops(norm, x)
+        ops = _profiled_ops(norm, tf.constant(values, in_dtype))
         if not any(op.startswith("_Mkl") for op in ops):
             pytest.skip("TensorFlow runs without oneDNN here (no _Mkl kernels)")
-        assert "_MklLayerNorm" in ops and "Mean" not in ops, sorted(ops)
-
-
-def test_layer_norm_of_an_upcast_bfloat16_tensor_runs_as_one_onednn_kernel():
-    """A bfloat16 model casts its patch embedding and PatchMerging outputs up to float32 right before a
-    LayerNorm; Grappler must not move that cast between the reshapes and FusedBatchNormV3, where it
-    hides the pattern of oneDNN's rewrite (4 of bfloat16 Swin-T's 29 LayerNorms ran unfused)."""
-    rng = np.random.default_rng(0)
-    gamma, beta = rng.standard_normal(32).astype(np.float32), rng.standard_normal(32).astype(np.float32)
-    x = tf.constant(rng.standard_normal((4, 6, 32)), tf.bfloat16)
-    norm = tf.function(
-        lambda t: functional.layer_norm(tf.cast(t, tf.float32), gamma, beta, out_dtype=tf.bfloat16),
-        input_signature=[tf.TensorSpec([None, None, 32], tf.bfloat16)],
-    )
-    ops = _profiled_ops(norm, x)
-    if not any(op.startswith("_Mkl") for op in ops):
-        pytest.skip("TensorFlow runs without oneDNN here (no _Mkl kernels)")
-    assert "_MklLayerNorm" in ops and not any("BatchNorm" in op for op in ops), sorted(ops)
+        unfused = {op for op in ops if op == "Mean" or "BatchNorm" in op}
+        assert "_MklLayerNorm" in ops and not unfused, (in_dtype, out_dtype, sorted(ops))
 
 
 def test_layer_norm_gradients_agree_for_known_and_unknown_token_counts():
