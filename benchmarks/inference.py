@@ -8,7 +8,9 @@ Both models get the same synthetic weights (official layout); the TF side is a c
 signature. Seconds are the median per forward after one warm-up call, every contestant timed in turns
 (each round calls each contestant twice and times the second call, so a drift of the machine's speed falls
 on all alike and no one pays for the caches another evicted); ratio = tf / torch.
-With ``--precision bfloat16|float16`` the float32 export runs in the same rounds (its speed-up is reported).
+With ``--precision bfloat16|float16`` the float32 export runs in the same rounds (its speed-up is reported);
+with ``--attention-precision`` the same as ``--precision`` (attention logits and softmax in bf16/f16 too),
+the export with float32 attention logits in that precision runs in them as well.
 With ``--batch B`` above 1 the same export also runs on the first clip alone in the same rounds, so the
 throughput gain of batching (clips/s at B over clips/s at 1) is a ratio measured in one run.
 
@@ -50,7 +52,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import from the checkout and from benchmarks/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tf_videoswin.config import PRECISIONS
+from tf_videoswin.config import PRECISIONS, check_attention_precision
 from tf_videoswin.cpu import onednn_enabled
 from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
@@ -229,6 +231,7 @@ def run(
     public_port: Path | None = None,
     precision: str = "float32",
     compare: tuple[str, ...] = (),
+    attention_precision: str = "float32",
 ) -> dict:
     import tensorflow as tf
     import torch
@@ -246,7 +249,7 @@ def run(
     shape = (batch, 3, frames, size, size)
     video = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     drift_cosine = 1.0
-    model = ported.tf_model.with_precision(precision)
+    model = ported.tf_model.with_precision(precision, attention_precision)
     if precision != "float32":
         exact = ported.tf_model(tf.constant(video), training=False)["pooled"].numpy()
         reduced = model(tf.constant(video), training=False)["pooled"].numpy()
@@ -260,6 +263,9 @@ def run(
             if precision != "float32":  # the float32 export runs in the same rounds: a fair speed-up
                 exports["tf_float32"] = Path(tmp) / "classifier_float32"
                 save_export(ported.tf_model, "classifier", exports["tf_float32"])
+            if attention_precision != "float32":  # and the same precision with float32 logits
+                path = exports["tf_attention_float32"] = Path(tmp) / "classifier_attention_float32"
+                save_export(ported.tf_model.with_precision(precision), "classifier", path)
         ported.tf_model = model = None
         tf_video = tf.constant(video)
         torch_video = torch.from_numpy(video)
@@ -294,6 +300,8 @@ def run(
         extra["public_port_ratio"] = extra["public_port_seconds"] / torch_seconds
     if "tf_float32_seconds" in extra:
         extra["speedup_vs_float32"] = extra["tf_float32_seconds"] / tf_seconds
+    if "tf_attention_float32_seconds" in extra:
+        extra["speedup_vs_attention_float32"] = extra["tf_attention_float32_seconds"] / tf_seconds
     if "tf_batch1_seconds" in extra:  # clips/s at this batch over clips/s at batch 1
         extra["batch_throughput_vs_batch1"] = batch * extra["tf_batch1_seconds"] / tf_seconds
     rates += [matmul_gflops() for _ in range(3)]
@@ -307,6 +315,7 @@ def run(
         "batch": batch,
         "input_shape": list(shape),
         "precision": precision,
+        "attention_precision": attention_precision,
         "tf_seconds": tf_seconds,
         "torch_seconds": torch_seconds,
         "ratio": tf_seconds / torch_seconds,
@@ -355,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--precision", choices=PRECISIONS, default="float32", help="what the TF export computes in"
     )
     p.add_argument(
+        "--attention-precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="the dtype of its attention logits and softmax: float32 (default) or the same as --precision",
+    )
+    p.add_argument(
         "--compare",
         type=_names,
         default=(),
@@ -385,7 +400,8 @@ ONEDNN_STATE = {True: "on", False: "off", None: "unknown"}
 def format_report(r: dict) -> str:
     cpu = r["cpu"]
     lines = [
-        f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
+        f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}"
+        + f", attention {r['attention_precision']}" * (r.get("attention_precision", "float32") != "float32"),
         f"  CPU: {cpu['model']} ({cpu['cores']} cores; {', '.join(cpu['features']) or 'no AVX features'};"
         f" TensorFlow oneDNN {ONEDNN_STATE[cpu.get('onednn')]}; malloc {r.get('malloc', 'defaults')})",
         f"  TF SavedModel   {r['tf_seconds']:8.3f} s/forward  {r['tf_clips_per_second']:6.3f} clips/s",
@@ -408,6 +424,12 @@ def format_report(r: dict) -> str:
         lines.append(
             f"  TF SavedModel, float32 {r['tf_float32_seconds']:8.3f} s/forward  "
             f"speed-up of {r['precision']} over float32: {r['speedup_vs_float32']:.2f}x"
+        )
+    if "tf_attention_float32_seconds" in r:
+        lines.append(
+            f"  TF SavedModel, {r['precision']} with float32 attention logits "
+            f"{r['tf_attention_float32_seconds']:8.3f} s/forward  speed-up of {r['attention_precision']} "
+            f"attention: {r['speedup_vs_attention_float32']:.2f}x"
         )
     if "tf_batch1_seconds" in r:
         one = r["tf_batch1_seconds"]
@@ -452,6 +474,10 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.batch < 1 or args.runs < 1:
         p.error("--batch and --runs must be >= 1")
+    try:
+        check_attention_precision(args.attention_precision, args.precision)
+    except ValueError as e:
+        p.error(f"--attention-precision: {e}")
     if args.public_port is not None and not is_public_port_checkout(args.public_port):
         p.error(f"--public-port {args.public_port}: not a checkout of innat/VideoSwin (no videoswin/)")
     result = run(
@@ -464,6 +490,7 @@ def main(argv: list[str] | None = None) -> int:
         args.public_port,
         args.precision,
         args.compare,
+        args.attention_precision,
     )
     result["malloc"] = malloc_state(os.environ)
     print(json.dumps(result) if args.json else format_report(result))

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tf_videoswin.config import check_attention_precision
 from tf_videoswin.errors import ExportFormatError, ParityError
 from tf_videoswin.export.deploy.targets import (
     DEFAULT_DEPLOY_SHAPE,
@@ -84,6 +85,7 @@ class ConversionResult:
     skipped: bool = False
     precision: str = "float32"
     precision_drift: dict = dataclasses.field(default_factory=dict)
+    attention_precision: str = "float32"
 
 
 class ExportPlan(NamedTuple):
@@ -216,6 +218,7 @@ def build_metadata(
     files: Sequence[ExportFile],
     precision: str = "float32",
     precision_drift: dict | None = None,
+    attention_precision: str = "float32",
 ) -> ExportMetadata:
     """The metadata of an export converted from an upstream checkpoint."""
     return ExportMetadata(
@@ -244,6 +247,7 @@ def build_metadata(
         files=tuple(files),
         versions=runtime_versions(*RECORDED_VERSIONS),
         precision=precision,
+        attention_precision=attention_precision,
         precision_drift=dict(precision_drift or {}),
     )
 
@@ -319,6 +323,7 @@ def plan_export(
     wanted_paths: frozenset[str] | set[str] = frozenset(),
     precision: str = "float32",
     tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
+    attention_precision: str = "float32",
 ) -> ExportPlan:
     """What to do about an export folder (see :class:`ExportPlan`).
 
@@ -337,6 +342,7 @@ def plan_export(
         existing.source.get("checkpoint_sha256") == sha256
         and existing.variant == cfg.name
         and existing.precision == precision
+        and existing.attention_precision == attention_precision
     )
     root = target if target is not None else Path()
     present = [f for f in existing.files if target is None or (root / f.path).exists()]
@@ -422,6 +428,7 @@ def convert(
     deploy_shape: Sequence[int] = DEFAULT_DEPLOY_SHAPE,
     precision: str = "float32",
     tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
+    attention_precision: str = "float32",
 ) -> ConversionResult:
     """Convert one checkpoint; export only if parity holds.
 
@@ -444,6 +451,9 @@ def convert(
         precision: what the SavedModels and Keras files compute in. The float32 port is proven against
             the reference first; a ``bfloat16`` / ``float16`` export then records its drift from float32
             (:func:`precision_drift`). Deployment files have their own precisions.
+        attention_precision: ``float32`` (default) or ``precision``: the dtype of the SavedModels'
+            attention logits and softmax (see :class:`~tf_videoswin.model.Recognizer3D`); recorded
+            in the metadata, and the drift is measured with it.
     Returns:
         :class:`ConversionResult` (``skipped`` when the export is already up to date).
     Raises:
@@ -456,6 +466,7 @@ def convert(
     """
     start = time.perf_counter()
     precision = check_precision(precision)
+    attention_precision = check_attention_precision(attention_precision, precision)
     tflite_precisions = check_tflite_precisions(tflite_precisions)
     formats = normalize_formats(formats)
     deploy_formats = [f for f in formats if f in DEPLOY_FORMATS]
@@ -470,7 +481,16 @@ def convert(
             t.filename(cfg.name) for t in plan_targets(deploy_formats, deploy_shape, True, tflite_precisions)
         }
         action, formats, overwrite, tflite_precisions = plan_export(
-            existing, cfg, sha256, formats, overwrite, target, wanted, precision, tflite_precisions
+            existing,
+            cfg,
+            sha256,
+            formats,
+            overwrite,
+            target,
+            wanted,
+            precision,
+            tflite_precisions,
+            attention_precision,
         )
         if action == "skip":
             logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
@@ -485,7 +505,7 @@ def convert(
     report, video, actual = verify_parity(ported, parity_shape, tolerance)
     model, drift = ported.tf_model, {}
     if precision != "float32":
-        model = ported.tf_model.with_precision(precision)
+        model = ported.tf_model.with_precision(precision, attention_precision)
         drift = precision_drift(ported.tf_model, model, parity_shape)
         actual = parity.tf_outputs(model, video)
     reload_max_abs: dict[str, float] = {}
@@ -513,7 +533,9 @@ def convert(
             model,
             cfg,
             target,
-            lambda reload, written: build_metadata(cfg, sha256, report, reload, written, precision, drift),
+            lambda reload, written: build_metadata(
+                cfg, sha256, report, reload, written, precision, drift, attention_precision
+            ),
             overwrite,
             cases,
             formats,
@@ -531,4 +553,5 @@ def convert(
         files,
         precision=precision,
         precision_drift=drift,
+        attention_precision=attention_precision,
     )

@@ -51,9 +51,11 @@ def test_inference_benchmark_json():
 @pytest.mark.slow  # ~2 min: exports, the official graph in OpenVINO and ONNX Runtime, bfloat16
 def test_reduced_precision_and_runtime_comparison(capsys):
     argv = ["--variant", TINY, "--frames", "4", "--size", "32", "--runs", "1", "--json"]
-    assert inference.main([*argv, "--precision", "bfloat16", "--compare", "openvino,onnxruntime"]) == 0
+    bf16 = ["--precision", "bfloat16", "--attention-precision", "bfloat16"]
+    assert inference.main([*argv, *bf16, "--compare", "openvino,onnxruntime"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["precision"] == "bfloat16" and 0.999 <= result["drift_cosine"] <= 1.0
+    assert result["attention_precision"] == "bfloat16"
     assert result["input_shape"] == [1, 3, 4, 32, 32]
     assert "tf_batch1_seconds" not in result  # batch 1 has nothing to compare with
     assert result["max_abs_diff"] > 1e-6  # bfloat16 really ran
@@ -78,8 +80,12 @@ def test_reduced_precision_and_runtime_comparison(capsys):
     assert result["matmul_bf16_gflops_per_second"] > 0
     # The float32 export ran in the same rounds, so the speed-up is measured, not assumed.
     assert result["speedup_vs_float32"] == pytest.approx(result["tf_float32_seconds"] / result["tf_seconds"])
+    # So did the bfloat16 export with float32 attention logits: the gain of bf16 logits, measured.
+    expected = result["tf_attention_float32_seconds"] / result["tf_seconds"]
+    assert result["speedup_vs_attention_float32"] == pytest.approx(expected)
     report = inference.format_report(result)
     assert "CPU: " in report and "speed-up of bfloat16 over float32" in report
+    assert "precision bfloat16, attention bfloat16" in report and "speed-up of bfloat16 attention" in report
 
 
 def test_bf16_is_recommended_only_where_its_matmul_beats_float32():

@@ -99,6 +99,19 @@ def test_unknown_variant_exits_2(capsys):
     assert "unknown variant 'swin_huge_patch244'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [["--attention-precision", "bfloat16"], ["--precision", "float16", "--attention-precision", "bfloat16"]],
+)
+def test_attention_precision_other_than_float32_or_the_precision_exits_2(flags, tmp_path, capsys):
+    out = tmp_path / "exports"
+    with pytest.raises(SystemExit) as exc:
+        _run(["--variant", TINY, "--checkpoint", "x.pth", "--output-dir", str(out), *flags])
+    assert exc.value.code == 2
+    assert "--attention-precision: attention_precision must be one of" in capsys.readouterr().err
+    _assert_nothing_left(out)
+
+
 def test_missing_checkpoint_exits_2(tmp_path, capsys):
     out = tmp_path / "out"
     assert (

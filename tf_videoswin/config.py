@@ -34,6 +34,19 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 TRAINING_PRECISIONS = ("float32", "bfloat16")
 
 
+def check_attention_precision(attention_precision: str, precision: str) -> str:
+    """``"float32"`` (the default: attention logits, bias, mask and softmax in float32) or the model's
+    own reduced ``precision`` (all of them in that dtype, see
+    :func:`tf_videoswin.model.functional.window_attention`)."""
+    allowed = ("float32",) if precision == "float32" else ("float32", precision)
+    if attention_precision not in allowed:
+        raise ValueError(
+            f"attention_precision must be one of {allowed} for precision {precision!r}, "
+            f"got {attention_precision!r}"
+        )
+    return attention_precision
+
+
 def _tuple_fields(cls, data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` checked against the dataclass fields of ``cls``, lists turned into tuples."""
     names = {f.name for f in dataclasses.fields(cls)}

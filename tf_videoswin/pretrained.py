@@ -29,7 +29,7 @@ def _with_head(model: Recognizer3D, num_classes: int | None, include_top: bool) 
     wanted = 0 if not include_top else (model.config.num_classes if num_classes is None else num_classes)
     if wanted == model.config.num_classes:
         return model
-    fresh = Recognizer3D(model.config.replace(num_classes=wanted), precision=model.precision, name=model.name)
+    fresh = Recognizer3D(model.config.replace(num_classes=wanted), **model.precision_config, name=model.name)
     fresh.backbone.set_weights(model.backbone.get_weights())
     return fresh
 
@@ -57,6 +57,7 @@ def from_pretrained(
     trust_checkpoint: bool = False,
     progress: bool = True,
     precision: str | None = None,
+    attention_precision: str | None = None,
 ) -> Recognizer3D:
     """A Keras :class:`Recognizer3D` with pretrained weights.
 
@@ -79,6 +80,9 @@ def from_pretrained(
             ``"float16"`` (GPUs): the matmul dtype; see :class:`~tf_videoswin.model.Recognizer3D`.
             Default: float32 for a checkpoint, the export's own precision for an export.
             ``verify`` checks the float32 port, which the reduced-precision model then shares weights with.
+        attention_precision: ``"float32"`` or ``precision``: the dtype of the attention logits and
+            softmax (see :class:`~tf_videoswin.model.Recognizer3D`). Default: float32, or the export's
+            own when it keeps the export's precision.
     Returns:
         The model, in inference mode unless called with ``training=True``.
     Raises:
@@ -94,7 +98,9 @@ def from_pretrained(
     """
     if _looks_like_path(name) or Path(name).exists():
         model = _with_head(load_export_model(name), num_classes, include_top)
-        return model.with_precision(precision or model.precision)
+        if precision in (None, model.precision):
+            return model.with_precision(model.precision, attention_precision or model.attention_precision)
+        return model.with_precision(precision, attention_precision or "float32")
     cfg = get_variant(str(name))
     from porting.pipeline import port_checkpoint, verify_parity
 
@@ -120,7 +126,9 @@ def from_pretrained(
     if verify:
         report, _, _ = verify_parity(ported, tolerance=tolerance)
         logger.info("parity with reference_torch:\n%s", report.format())
-    return _with_head(ported.tf_model, num_classes, include_top).with_precision(precision or "float32")
+    return _with_head(ported.tf_model, num_classes, include_top).with_precision(
+        precision or "float32", attention_precision or "float32"
+    )
 
 
 def load_export_model(path: str | os.PathLike) -> Recognizer3D:
@@ -142,7 +150,12 @@ def load_export_model(path: str | os.PathLike) -> Recognizer3D:
     from .export.metadata import ExportMetadata, find_metadata_file
 
     meta = ExportMetadata.read(path)
-    model = Recognizer3D(meta.architecture, precision=meta.precision, name=meta.variant)
+    model = Recognizer3D(
+        meta.architecture,
+        precision=meta.precision,
+        attention_precision=meta.attention_precision,
+        name=meta.variant,
+    )
     if (path / "saved_model.pb").is_file():  # one SavedModel folder of an export (or copied on its own)
         return _from_savedmodel(model, path)
     root = find_metadata_file(path).parent
@@ -168,7 +181,7 @@ def _from_savedmodel(model: Recognizer3D, savedmodel: Path) -> Recognizer3D:
     loaded = tf.saved_model.load(str(savedmodel))
     source = list(loaded.variables)
     if model.include_top and len(source) == len(model.backbone.variables):
-        model = Recognizer3D(model.config.replace(num_classes=0), precision=model.precision, name=model.name)
+        model = Recognizer3D(model.config.replace(num_classes=0), **model.precision_config, name=model.name)
     target = model.variables
     shapes = [tuple(v.shape) for v in source], [tuple(v.shape) for v in target]
     if shapes[0] != shapes[1]:

@@ -38,7 +38,7 @@ def _reload(fmt: str, path: Path, model: Recognizer3D, reloaded: Recognizer3D | 
         return keras.saving.load_model(path)
     if reloaded is None:
         reloaded = Recognizer3D(
-            model.config, precision=model.precision, name=model.name, dtype=model.dtype_policy
+            model.config, **model.precision_config, name=model.name, dtype=model.dtype_policy
         )
     else:
         for weight in reloaded.weights:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import Preprocessing, VideoSwinConfig
+from ..config import Preprocessing, VideoSwinConfig, check_attention_precision
 from ..errors import ExportFormatError
 
 METADATA_FILE = "videoswin_metadata.json"
@@ -66,6 +66,8 @@ class ExportMetadata:
     files: tuple[ExportFile, ...] = ()
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     precision: str = "float32"
+    #: The dtype of the SavedModels' attention logits and softmax: float32, or ``precision`` (opt-in).
+    attention_precision: str = "float32"
     #: For reduced precision: drift of the SavedModels' outputs from float32 (export.proof.drift).
     precision_drift: dict[str, Any] = dataclasses.field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
@@ -131,6 +133,7 @@ class ExportMetadata:
             "source": self.source,
             "accuracy": self.accuracy,
             "precision": self.precision,
+            "attention_precision": self.attention_precision,
             "precision_drift": self.precision_drift,
             **self.contract(),
             "parity": self.parity,
@@ -178,6 +181,9 @@ class ExportMetadata:
                 files=tuple(ExportFile.from_dict(f) for f in data.get("files", ())),
                 versions=dict(data.get("versions") or {}),
                 precision=str(data.get("precision", "float32")),
+                attention_precision=check_attention_precision(
+                    str(data.get("attention_precision", "float32")), str(data.get("precision", "float32"))
+                ),
                 precision_drift=dict(data.get("precision_drift") or {}),
                 schema_version=version,
             )

@@ -89,10 +89,16 @@ def _precision_section(meta: ExportMetadata) -> str:
         (k, meta.precision_drift.get(k, float("nan")))
         for k in ("logits_top5_overlap", "logits_top1_agreement")
     )
+    kept = "LayerNorm statistics, attention logits with bias and mask, the softmax and the head stay float32"
+    if meta.attention_precision != "float32":
+        kept = (
+            f"LayerNorm statistics and the head stay float32; the attention logits with bias and mask "
+            f"and the softmax are {meta.attention_precision} (accumulated and normalised in float32)"
+        )
     return (
         f"\n## Precision: {meta.precision} (lossy, not exact)\n\n"
         f"The SavedModels compute every matmul in {meta.precision}; variables, the residual stream, "
-        "LayerNorm statistics, attention logits with bias and mask, the softmax and the head stay float32. "
+        f"{kept}. "
         "The float32 port was proven against the reference (above); this export drifts from it, measured "
         f"over {meta.precision_drift.get('inputs', 0)} seeded inputs: pooled-feature cosine >= "
         f"{d['pooled_cosine_min']:.6f}, logits max abs {d['logits_max_abs']:.2e}, top-5 overlap "

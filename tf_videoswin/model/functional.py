@@ -8,7 +8,9 @@ a few MB and traces in seconds.
 Precision: activations flow in a *compute dtype* (float32, or bfloat16 / float16 for the reduced
 precision modes) into every matmul, while the residual stream, LayerNorm statistics, the attention
 logits with their relative-position bias and shift mask, and the softmax stay in float32 (the places
-where reduced precision costs accuracy). With float32 every cast below is the identity.
+where reduced precision costs accuracy), unless ``attention_precision`` puts the attention logits and
+softmax in the compute dtype too (:func:`window_attention`). With float32 every cast below is the
+identity.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from ..config import PRECISIONS
+from ..config import PRECISIONS, check_attention_precision
 from .window_ops import WindowGeometry, partition, reverse
 
 #: PyTorch's ``nn.LayerNorm`` default; Keras' own default (1e-3) shifts Swin-T features by ~3e-3.
@@ -191,14 +193,26 @@ def window_group(num_windows: tf.Tensor | int, scores_per_window: tf.Tensor | in
 
 
 def window_attention(
-    windows: tf.Tensor, index: tf.Tensor, mask: tf.Tensor | None, params: AttentionParams, num_heads: int
+    windows: tf.Tensor,
+    index: tf.Tensor,
+    mask: tf.Tensor | None,
+    params: AttentionParams,
+    num_heads: int,
+    logits_dtype: tf.DType = tf.float32,
 ) -> tf.Tensor:
     """W-MSA / SW-MSA over ``(B * nW, N, C)`` windows (batch-major), ``mask`` ``(nW, N, N)`` or None.
 
     The qkv and output projections run in the windows' dtype; the scores ``(q * scale) · kᵀ`` with
-    their relative-position bias and mask, and the softmax, run in float32 (a reduced-precision model
-    casts q and k up, so its scores are products of its q and k without another rounding); the
-    probabilities go back to the windows' dtype for the product with v.
+    their relative-position bias and mask, and the softmax, run in ``logits_dtype``. float32 (the
+    default): a reduced-precision model casts q and k up, so its scores are products of its q and k
+    without another rounding, and the probabilities go back to the windows' dtype for the product
+    with v. The windows' own reduced dtype (``attention_precision`` of the model): bias and mask are
+    cast once per block, the score matmul runs at the bf16/f16 rate and writes half the bytes, and
+    neither the upcast of q and k nor the downcast of the probabilities is needed; oneDNN still
+    accumulates the scores, adds the bias and mask, and computes the softmax in float32, but the
+    logits and the bias are rounded to the reduced dtype (on a Zen 4 with AVX512_BF16: a bfloat16
+    Swin-T forward 1.2x faster; its drift from float32 measured the same as with float32 logits,
+    because q and k already carry the bf16 rounding).
 
     The score matrices of all windows together are ~240 MB for Swin-T stage 1 and every pass over
     them is bound by memory bandwidth, so windows go through a few at a time in a ``tf.map_fn`` loop:
@@ -224,6 +238,7 @@ def window_attention(
     scale = head_dim**-0.5
     dtype = windows.dtype
     bias = relative_position_bias(params.relative_position_bias_table, index)[:, None]  # nH, 1, N, N
+    bias = tf.cast(bias, logits_dtype)
     kernel, qkv_bias = head_major_qkv(params.qkv_kernel, params.qkv_bias, num_heads)
     shape = tf.shape(windows)
     num_windows, tokens = shape[0], shape[1]
@@ -238,7 +253,7 @@ def window_attention(
         if qkv_bias is not None:
             qkv = qkv + qkv_bias
         q, k, v = tf.unstack(tf.reshape(qkv, [3, num_heads, group, tokens, head_dim]))
-        q, k = tf.cast(q, tf.float32), tf.cast(k, tf.float32)
+        q, k = tf.cast(q, logits_dtype), tf.cast(k, logits_dtype)
         attn = tf.matmul(q * scale, k, transpose_b=True) + bias  # nH, g, N, N
         if step_mask is not None:
             attn = attn + step_mask
@@ -252,7 +267,7 @@ def window_attention(
             # (steps of one clip, g, N, N): a step's mask is a slice along the first axis, which
             # TensorFlow hands out without a copy (a gather copied g x N x N floats per step).
             steps_per_clip = per_clip // group
-            mask_steps = tf.reshape(mask, [steps_per_clip, group, tokens, tokens])
+            mask_steps = tf.cast(tf.reshape(mask, [steps_per_clip, group, tokens, tokens]), logits_dtype)
             out = tf.map_fn(
                 lambda e: attend(e[0], mask_steps[e[1] % steps_per_clip]),
                 (steps, tf.range(num_steps)),
@@ -355,11 +370,13 @@ def swin_block(
     seed: tf.Tensor | None = None,
     *,
     precision: str = "float32",
+    attention_precision: str = "float32",
 ) -> tf.Tensor:
     """One Swin block on channels-last float32 ``(B, D, H, W, C)``: pre-norm (shifted-)window attention
     and MLP, each with a residual; padding after ``norm1`` and cropping as upstream.
 
     ``seed``: optional ``[2]`` int32 seed of the two stochastic-depth masks (see :func:`drop_path`).
+    ``attention_precision``: the dtype of the attention logits and softmax (:func:`window_attention`).
     Plain Python: each stage wraps it in its own ``tf.function`` (:func:`block_function`).
     """
     compute = tf.as_dtype(precision)
@@ -370,7 +387,12 @@ def swin_block(
     if shifted:
         y = tf.roll(y, shift=-geometry.shift, axis=[1, 2, 3])
     y = window_attention(
-        partition(y, geometry), geometry.index, geometry.mask if shifted else None, params.attn, num_heads
+        partition(y, geometry),
+        geometry.index,
+        geometry.mask if shifted else None,
+        params.attn,
+        num_heads,
+        tf.as_dtype(check_attention_precision(attention_precision, precision)),
     )
     y = reverse(y, geometry)
     if shifted:

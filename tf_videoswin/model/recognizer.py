@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ..config import VideoSwinConfig
 from ..variants import VariantConfig, get_variant
-from .functional import check_precision
+from .functional import check_attention_precision, check_precision
 from .layers import I3DHead, SwinTransformer3D
 from .layers.basic_layer import OutputHook
 from .layers.common import register, untracked_attribute
@@ -37,6 +37,11 @@ class Recognizer3D(keras.Model):
             or ``"float16"`` (GPUs): the dtype of every matmul. Variables, the residual stream,
             LayerNorm statistics, attention logits with bias and mask, the softmax, the outputs and the
             head stay float32.
+        attention_precision: ``"float32"`` (default) or, for a reduced ``precision``, that same dtype:
+            the attention logits, their bias and mask, and the softmax in bf16/f16 too (faster: no
+            float32 score matrices; oneDNN still accumulates and normalises in float32, but the logits
+            are rounded). Opt-in, because it gives up float32 logits; the drift of both is measured
+            (``benchmarks/inference.py``, the export metadata).
     Example:
         >>> model = Recognizer3D(VideoSwinConfig(num_classes=10), name="my_swin")
         >>> out = model(tf.zeros([1, 3, 8, 64, 64]))
@@ -45,13 +50,18 @@ class Recognizer3D(keras.Model):
     """
 
     def __init__(
-        self, config: VideoSwinConfig | Mapping[str, Any], precision: str = "float32", **kwargs
+        self,
+        config: VideoSwinConfig | Mapping[str, Any],
+        precision: str = "float32",
+        attention_precision: str = "float32",
+        **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         if not isinstance(config, VideoSwinConfig):
             config = VideoSwinConfig.from_dict(config)
         self.config = config
         self.precision = check_precision(precision)
+        self.attention_precision = check_attention_precision(attention_precision, precision)
         self.backbone = SwinTransformer3D(
             patch_size=config.patch_size,
             in_chans=config.in_chans,
@@ -64,6 +74,7 @@ class Recognizer3D(keras.Model):
             drop_path_rate=config.drop_path_rate,
             patch_norm=config.patch_norm,
             precision=precision,
+            attention_precision=attention_precision,
             name="backbone",
         )
         self.cls_head = (
@@ -72,6 +83,11 @@ class Recognizer3D(keras.Model):
             else None
         )
         self.built = True
+
+    @property
+    def precision_config(self) -> dict[str, str]:
+        """``precision`` and ``attention_precision``, as keyword arguments of this class."""
+        return {"precision": self.precision, "attention_precision": self.attention_precision}
 
     @property
     def include_top(self) -> bool:
@@ -140,11 +156,15 @@ class Recognizer3D(keras.Model):
             out["logits"] = self.forward_head(pooled, training=training)
         return out
 
-    def with_precision(self, precision: str) -> Recognizer3D:
-        """This model, or a copy computing in ``precision`` with the same variable values."""
-        if check_precision(precision) == self.precision:
+    def with_precision(self, precision: str, attention_precision: str = "float32") -> Recognizer3D:
+        """This model, or a copy computing in ``precision`` (and ``attention_precision``, see the
+        class) with the same variable values."""
+        check_attention_precision(attention_precision, check_precision(precision))
+        if (precision, attention_precision) == (self.precision, self.attention_precision):
             return self
-        fresh = Recognizer3D(self.config, precision=precision, name=self.name)
+        fresh = Recognizer3D(
+            self.config, precision=precision, attention_precision=attention_precision, name=self.name
+        )
         fresh.set_weights(self.get_weights())
         return fresh
 
@@ -153,7 +173,7 @@ class Recognizer3D(keras.Model):
             "name": self.name,
             "trainable": self.trainable,
             "config": self.config.to_dict(),
-            "precision": self.precision,
+            **self.precision_config,
         }
 
     @classmethod
@@ -167,6 +187,7 @@ def build_model(
     *,
     num_classes: int | None = None,
     precision: str = "float32",
+    attention_precision: str = "float32",
 ) -> Recognizer3D:
     """A Keras Video Swin with the architecture of a registry variant or config (random weights).
 
@@ -176,6 +197,7 @@ def build_model(
         num_classes: replace the head's size (``0``: no head, features only).
         precision: the matmul dtype, ``"float32"``, ``"bfloat16"`` or ``"float16"``
             (see :class:`Recognizer3D`).
+        attention_precision: ``"float32"`` or ``precision`` (see :class:`Recognizer3D`).
     Returns:
         An uninitialised-weights :class:`Recognizer3D`, named after the variant.
     Example:
@@ -189,4 +211,4 @@ def build_model(
         config, name = preset.arch, preset.name
     if num_classes is not None:
         config = config.replace(num_classes=num_classes)
-    return Recognizer3D(config, precision=precision, name=name)
+    return Recognizer3D(config, precision=precision, attention_precision=attention_precision, name=name)

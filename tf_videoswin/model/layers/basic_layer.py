@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import keras
 import tensorflow as tf
 
-from ..functional import block_function, check_precision
+from ..functional import block_function, check_attention_precision, check_precision
 from ..window_ops import Size3, window_geometry
 from .common import register
 from .patch_merging import PatchMerging
@@ -37,10 +37,12 @@ class BasicLayer(keras.layers.Layer):
         drop_path: Sequence[float] = (),
         downsample: bool = False,
         precision: str = "float32",
+        attention_precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.precision = check_precision(precision)
+        self.attention_precision = check_attention_precision(attention_precision, precision)
         self.dim = dim
         self.depth = depth
         self.num_heads = num_heads
@@ -62,6 +64,7 @@ class BasicLayer(keras.layers.Layer):
                 qkv_bias=qkv_bias,
                 drop_path=rates[i],
                 precision=precision,
+                attention_precision=attention_precision,
                 name=f"blocks.{i}",
             )
             for i in range(depth)
@@ -97,4 +100,5 @@ class BasicLayer(keras.layers.Layer):
             "drop_path": self.drop_path_rates,
             "downsample": self.downsample is not None,
             "precision": self.precision,
+            "attention_precision": self.attention_precision,
         }

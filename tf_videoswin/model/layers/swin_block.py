@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..functional import BlockParams, block_function, check_precision
+from ..functional import BlockParams, block_function, check_attention_precision, check_precision
 from ..window_ops import Size3, WindowGeometry
 from .common import layer_norm, register, value
 from .drop_path import DropPath
@@ -21,7 +21,8 @@ class SwinTransformerBlock3D(keras.layers.Layer):
     tensors computed once per stage (:func:`~tf_videoswin.model.window_ops.window_geometry`), because a
     small feature map clips the window and drops the shift. The computation is the shared
     :func:`~tf_videoswin.model.functional.swin_block`, called with this block's weights; matmuls run
-    in ``precision`` (see :mod:`tf_videoswin.model.functional`).
+    in ``precision``, the attention logits and softmax in ``attention_precision`` (see
+    :mod:`tf_videoswin.model.functional`).
     """
 
     def __init__(
@@ -34,10 +35,12 @@ class SwinTransformerBlock3D(keras.layers.Layer):
         qkv_bias: bool = True,
         drop_path: float = 0.0,
         precision: str = "float32",
+        attention_precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.precision = check_precision(precision)
+        self.attention_precision = check_attention_precision(attention_precision, precision)
         # Replaced by BasicLayer with one function shared by the blocks of a stage.
         self._block_fn = block_function()
         self.dim = dim
@@ -85,6 +88,7 @@ class SwinTransformerBlock3D(keras.layers.Layer):
             self.shifted,
             training,
             precision=self.precision,
+            attention_precision=self.attention_precision,
         )
 
     def _recomputed(
@@ -117,6 +121,7 @@ class SwinTransformerBlock3D(keras.layers.Layer):
                 training,
                 seed,
                 precision=self.precision,
+                attention_precision=self.attention_precision,
             )
 
         return tf.recompute_grad(block)(x, *(flat[i] for i in present))
@@ -132,4 +137,5 @@ class SwinTransformerBlock3D(keras.layers.Layer):
             "qkv_bias": self.qkv_bias,
             "drop_path": self.drop_path.rate,
             "precision": self.precision,
+            "attention_precision": self.attention_precision,
         }

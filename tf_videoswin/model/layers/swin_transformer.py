@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..functional import check_precision
+from ..functional import check_attention_precision, check_precision
 from ..window_ops import Size3
 from .basic_layer import BasicLayer, OutputHook
 from .common import layer_norm, register
@@ -37,10 +37,12 @@ class SwinTransformer3D(keras.layers.Layer):
         drop_path_rate: float = 0.2,
         patch_norm: bool = True,
         precision: str = "float32",
+        attention_precision: str = "float32",
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
         self.precision = check_precision(precision)
+        self.attention_precision = check_attention_precision(attention_precision, precision)
         self.patch_size = tuple(patch_size)
         self.in_chans = in_chans
         self.embed_dim = embed_dim
@@ -66,6 +68,7 @@ class SwinTransformer3D(keras.layers.Layer):
                 drop_path=dpr[sum(depths[:i]) : sum(depths[: i + 1])],
                 downsample=i < len(depths) - 1,
                 precision=precision,
+                attention_precision=attention_precision,
                 name=f"layers.{i}",
             )
             for i, (depth, heads) in enumerate(zip(depths, num_heads, strict=True))
@@ -108,6 +111,7 @@ class SwinTransformer3D(keras.layers.Layer):
             "drop_path_rate": self.drop_path_rate,
             "patch_norm": self.patch_norm,
             "precision": self.precision,
+            "attention_precision": self.attention_precision,
         }
 
 
