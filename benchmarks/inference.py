@@ -399,9 +399,10 @@ ONEDNN_STATE = {True: "on", False: "off", None: "unknown"}
 
 def format_report(r: dict) -> str:
     cpu = r["cpu"]
+    attention = r.get("attention_precision", "float32")  # reports written before the option have none
     lines = [
         f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}"
-        + f", attention {r['attention_precision']}" * (r.get("attention_precision", "float32") != "float32"),
+        + ("" if attention == "float32" else f", attention {attention}"),
         f"  CPU: {cpu['model']} ({cpu['cores']} cores; {', '.join(cpu['features']) or 'no AVX features'};"
         f" TensorFlow oneDNN {ONEDNN_STATE[cpu.get('onednn')]}; malloc {r.get('malloc', 'defaults')})",
         f"  TF SavedModel   {r['tf_seconds']:8.3f} s/forward  {r['tf_clips_per_second']:6.3f} clips/s",
