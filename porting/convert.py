@@ -118,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="float32",
         help="what the SavedModels and Keras files compute in (default float32, the exact path). bfloat16 "
         "is faster on CPUs with bf16 arithmetic, float16 for GPUs; both keep softmax, LayerNorm "
-        "statistics, bias, mask and logits in float32, and their measured drift from float32 is recorded",
+        "statistics, bias, mask and logits in float32 (see --attention-precision), and their measured drift "
+        "from float32 is recorded",
     )
     p.add_argument(
         "--attention-precision",
