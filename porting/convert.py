@@ -206,9 +206,8 @@ def _report(result) -> None:
             print(f"  {result.export_dir / f.path}  [{f.format}, {f.size_bytes / 1e6:.1f} MB]{_proof(f)}")
         if result.precision != "float32":
             d = result.precision_drift
-            attention = f", attention logits in {result.attention_precision}" * (
-                result.attention_precision != "float32"
-            )
+            logits = result.attention_precision
+            attention = "" if logits == "float32" else f", attention logits in {logits}"
             print(
                 f"{result.precision} SavedModels{attention} (lossy, not exact): drift from float32 over "
                 f"{d['inputs']} seeded inputs: pooled cosine >= {d['pooled_cosine_min']:.6f}, logits max abs "

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from tf_videoswin.config import check_attention_precision
+from tf_videoswin.config import check_attention_precision, check_precision
 from tf_videoswin.errors import ExportFormatError, ParityError
 from tf_videoswin.export.deploy.targets import (
     DEFAULT_DEPLOY_SHAPE,
@@ -32,7 +32,6 @@ from tf_videoswin.export.files import sha256_file
 from tf_videoswin.export.keras_files import KERAS_FORMATS
 from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
 from tf_videoswin.export.writer import SAVEDMODEL, ReloadCase, write_export
-from tf_videoswin.model.functional import check_precision
 from tf_videoswin.variants import VariantConfig, get_variant, load_labels
 
 from . import parity, validation

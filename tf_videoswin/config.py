@@ -34,6 +34,13 @@ PRECISIONS = ("float32", "bfloat16", "float16")
 TRAINING_PRECISIONS = ("float32", "bfloat16")
 
 
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else ``ValueError``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision
+
+
 def check_attention_precision(attention_precision: str, precision: str) -> str:
     """``"float32"`` (the default: attention logits, bias, mask and softmax in float32) or the model's
     own reduced ``precision`` (all of them in that dtype, see

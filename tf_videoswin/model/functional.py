@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from ..config import PRECISIONS, check_attention_precision
+from ..config import check_attention_precision
 from .window_ops import WindowGeometry, partition, reverse
 
 #: PyTorch's ``nn.LayerNorm`` default; Keras' own default (1e-3) shifts Swin-T features by ~3e-3.
@@ -41,12 +41,6 @@ ATTENTION_STEP_SCORES = 2**21
 #: Name scopes of the two loops of a block (``benchmarks/profile_ops.py`` reads them from op names).
 WINDOW_LOOP_SCOPE = "window_loop"
 MLP_LOOP_SCOPE = "mlp_loop"
-
-
-def check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    return precision
 
 
 def linear(x: tf.Tensor, kernel: tf.Tensor, bias: tf.Tensor | None = None) -> tf.Tensor:

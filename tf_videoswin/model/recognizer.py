@@ -8,9 +8,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from ..config import VideoSwinConfig
+from ..config import VideoSwinConfig, check_attention_precision, check_precision
 from ..variants import VariantConfig, get_variant
-from .functional import check_attention_precision, check_precision
 from .layers import I3DHead, SwinTransformer3D
 from .layers.basic_layer import OutputHook
 from .layers.common import register, untracked_attribute

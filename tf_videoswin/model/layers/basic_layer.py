@@ -7,7 +7,8 @@ from collections.abc import Callable, Sequence
 import keras
 import tensorflow as tf
 
-from ..functional import block_function, check_attention_precision, check_precision
+from ...config import check_attention_precision, check_precision
+from ..functional import block_function
 from ..window_ops import Size3, window_geometry
 from .common import register
 from .patch_merging import PatchMerging

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..functional import check_precision
+from ...config import check_precision
 from ..window_ops import Size3
 from .common import layer_norm, register
 

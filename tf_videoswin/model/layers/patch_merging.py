@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..functional import check_precision, linear
+from ...config import check_precision
 from ..functional import layer_norm as layer_norm_fn
+from ..functional import linear
 from .common import dense, layer_norm, register, value
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from ..functional import BlockParams, block_function, check_attention_precision, check_precision
+from ...config import check_attention_precision, check_precision
+from ..functional import BlockParams, block_function
 from ..window_ops import Size3, WindowGeometry
 from .common import layer_norm, register, value
 from .drop_path import DropPath

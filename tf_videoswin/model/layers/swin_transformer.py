@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from ..functional import check_attention_precision, check_precision
+from ...config import check_attention_precision, check_precision
 from ..window_ops import Size3
 from .basic_layer import BasicLayer, OutputHook
 from .common import layer_norm, register
