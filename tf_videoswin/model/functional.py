@@ -15,12 +15,13 @@ identity.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import tensorflow as tf
 
 from ..config import check_attention_precision
-from .window_ops import WindowGeometry, partition, reverse
+from .window_ops import WindowGeometry, partition, reverse, window_partition, window_reverse
 
 #: PyTorch's ``nn.LayerNorm`` default; Keras' own default (1e-3) shifts Swin-T features by ~3e-3.
 LAYER_NORM_EPSILON = 1e-5
@@ -209,7 +210,8 @@ def window_attention(
     because q and k already carry the bf16 rounding).
 
     The score matrices of all windows together are ~240 MB for Swin-T stage 1 and every pass over
-    them is bound by memory bandwidth, so windows go through a few at a time in a ``tf.map_fn`` loop:
+    them is bound by memory bandwidth, so windows go through a few at a time in a loop
+    (:func:`loop_over_steps`):
     as many consecutive windows per step as keep the step's scores within
     :data:`ATTENTION_STEP_SCORES` (:func:`window_group`; 4 windows in Swin-T's first stage, one in its
     third), a divisor of one clip's windows when masked, so that a step's mask is a zero-copy slice
@@ -254,21 +256,108 @@ def window_attention(
         out = tf.matmul(tf.cast(tf.nn.softmax(attn, axis=-1), dtype), v)  # nH, g, N, hd
         return tf.reshape(tf.transpose(out, [1, 2, 0, 3]), [group * tokens, dim])
 
+    if mask is None:
+        step_mask = lambda i: None  # noqa: E731
+    else:
+        # (steps of one clip, g, N, N): a step's mask is a slice along the first axis, which
+        # TensorFlow hands out without a copy (a gather copied g x N x N floats per step).
+        steps_per_clip = per_clip // group
+        mask_steps = tf.cast(tf.reshape(mask, [steps_per_clip, group, tokens, tokens]), logits_dtype)
+        step_mask = lambda i: mask_steps[i % steps_per_clip]  # noqa: E731
     with tf.name_scope(WINDOW_LOOP_SCOPE):
-        if mask is None:
-            out = tf.map_fn(lambda w: attend(w, None), steps, parallel_iterations=2)
-        else:
-            # (steps of one clip, g, N, N): a step's mask is a slice along the first axis, which
-            # TensorFlow hands out without a copy (a gather copied g x N x N floats per step).
-            steps_per_clip = per_clip // group
-            mask_steps = tf.cast(tf.reshape(mask, [steps_per_clip, group, tokens, tokens]), logits_dtype)
-            out = tf.map_fn(
-                lambda e: attend(e[0], mask_steps[e[1] % steps_per_clip]),
-                (steps, tf.range(num_steps)),
-                parallel_iterations=2,
-                fn_output_signature=dtype,
-            )
+        out = loop_over_steps(lambda w, i: attend(w, step_mask(i)), steps, dtype)
     return linear(tf.reshape(out, shape), params.proj_kernel, params.proj_bias)
+
+
+def time_split_window_attention(
+    y: tf.Tensor,
+    geometry: WindowGeometry,
+    params: AttentionParams,
+    num_heads: int,
+    logits_dtype: tf.DType = tf.float32,
+) -> tf.Tensor:
+    """SW-MSA of a rolled, padded ``(B, Dp, Hp, Wp, C)`` map whose windows split in two along T.
+
+    After the roll, the last row of windows in T holds two shift regions, the window's first and
+    second ``Wd / 2`` frames (the shift is half the window), and upstream's mask adds -100 to every
+    score across them. Their softmax weights are then ``exp(gap - 100)`` times the row's largest,
+    ``gap`` being how far such a logit lies above the row's largest unmasked one: for gaps below
+    ~70, even summed over N/2 keys, far below float32 round-off (a row's sum is at least 1). So
+    this attends each half of those windows as a window of its own, N/2 tokens with the diagonal
+    blocks of the window's relative-position index (which keeps upstream's index of clipped
+    windows) and of its spatial mask, and the other rows whole with their (spatial) mask: the
+    scores, softmax and value products of the last row shrink to half, to 3/4 over a shifted block
+    of a 32-frame clip (two window rows in T at every stage). Where T has no shift (a clip of at
+    most ``Wd`` frames at that stage, or an odd ``Wd``: ``geometry.time_split`` is false), the halves
+    are empty and every window is attended whole, as upstream does.
+
+    Returns the attended, projected ``(B, Dp, Hp, Wp, C)`` map, still rolled.
+    """
+    shape = tf.shape(y)
+    batch, channels = shape[0], params.proj_kernel.shape[0]
+    window, padded = geometry.window, geometry.padded_shape[1:4]
+    counts = padded // window
+    split = tf.cast(geometry.time_split, tf.int32)  # 0: every window whole, no halves
+    whole_frames, half_frames = padded[0] - split * window[0], window[0] // 2
+    halves_per_clip = split * counts[1] * counts[2]
+    whole = window_partition(y[:, :whole_frames], window)
+    halves = tf.reshape(
+        y[:, whole_frames:],
+        [batch, 2 * split, half_frames, counts[1], window[1], counts[2], window[2], channels],
+    )
+    halves = tf.reshape(
+        tf.transpose(halves, [1, 0, 3, 5, 2, 4, 6, 7]),
+        [2, batch * halves_per_clip, half_frames * window[1] * window[2], channels],
+    )
+    whole_mask = geometry.mask[: tf.shape(geometry.mask)[0] - halves_per_clip]
+    whole = window_attention(whole, geometry.index, whole_mask, params, num_heads, logits_dtype)
+    first, second = (
+        window_attention(
+            halves[i], geometry.half_index[i], geometry.half_mask, params, num_heads, logits_dtype
+        )
+        for i in range(2)
+    )
+    whole = window_reverse(whole, window, tf.stack([batch, whole_frames, padded[1], padded[2]]))
+    last = tf.reshape(
+        tf.stack([first, second]),
+        [2 * split, batch, counts[1], counts[2], half_frames, window[1], window[2], channels],
+    )
+    last = tf.reshape(
+        tf.transpose(last, [1, 0, 4, 2, 5, 3, 6, 7]),
+        [batch, split * window[0], padded[1], padded[2], channels],
+    )
+    return tf.concat([whole, last], axis=1)
+
+
+def loop_over_steps(
+    step: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], steps: tf.Tensor, dtype: tf.DType | None = None
+) -> tf.Tensor:
+    """``concat([step(steps[0], 0), step(steps[1], 1), ...])`` of ``(rows, C)`` results, two steps in flight.
+
+    ``tf.map_fn`` over the first axis of ``steps`` (read through a ``TensorArray``, so that the
+    gradient of a step's input is that step's slice, not a full-size tensor per step), except that
+    zero steps give an empty ``(0, C)`` result where ``map_fn`` fails (it stacks an empty list of
+    partly unknown shape): a loop over windows that a clip size may not have
+    (:func:`time_split_window_attention`) needs no ``tf.cond`` around it.
+    """
+    num_steps = tf.shape(steps)[0]
+    if tf.executing_eagerly() and int(num_steps) == 0:  # an eager TensorArray concats a Python list
+        return tf.zeros([0, *steps.shape[2:]], dtype or steps.dtype)
+    inputs = tf.TensorArray(steps.dtype, size=num_steps, element_shape=steps.shape[1:]).unstack(steps)
+    columns = tf.TensorShape([None]).concatenate(steps.shape[2:])
+    outputs = tf.TensorArray(dtype or steps.dtype, size=num_steps, infer_shape=False, element_shape=columns)
+
+    def body(i: tf.Tensor, outputs: tf.TensorArray) -> tuple[tf.Tensor, tf.TensorArray]:
+        return i + 1, outputs.write(i, step(inputs.read(i), i))
+
+    _, outputs = tf.while_loop(
+        lambda i, _: i < num_steps,
+        body,
+        (tf.constant(0), outputs),
+        parallel_iterations=2,
+        maximum_iterations=num_steps,
+    )
+    return outputs.concat()
 
 
 class BlockParams(NamedTuple):
@@ -314,14 +403,14 @@ def mlp_slice_group(
 
 def mlp_of_slices(x: tf.Tensor, params: BlockParams, compute_dtype: tf.DType = tf.float32) -> tf.Tensor:
     """:func:`mlp` of channels-last float32 ``(B, D, H, W, C)``, a few (batch, time) slices per
-    ``tf.map_fn`` step (:func:`mlp_slice_group`): the 4C-wide hidden activations of a step stay in
+    loop step (:func:`mlp_slice_group`): the 4C-wide hidden activations of a step stay in
     cache while each matmul keeps enough rows to run at full rate."""
     shape = tf.shape(x)
     num_slices, tokens = shape[0] * shape[1], shape[2] * shape[3]
     group = mlp_slice_group(num_slices, tokens)
     slices = tf.reshape(x, [num_slices // group, group * tokens, x.shape[-1]])
     with tf.name_scope(MLP_LOOP_SCOPE):
-        out = tf.map_fn(lambda s: mlp(s, params, compute_dtype), slices, parallel_iterations=2)
+        out = loop_over_steps(lambda s, _: mlp(s, params, compute_dtype), slices, x.dtype)
     return tf.reshape(out, shape)
 
 
@@ -378,19 +467,17 @@ def swin_block(
     seeds = (None, None) if seed is None else (seed, seed + tf.constant([0, 1], seed.dtype))
     size = geometry.size
     y = tf.pad(layer_norm(x, params.norm1_gamma, params.norm1_beta, out_dtype=compute), geometry.paddings)
+    logits_dtype = tf.as_dtype(check_attention_precision(attention_precision, precision))
+
     if shifted:
         y = tf.roll(y, shift=-geometry.shift, axis=[1, 2, 3])
-    y = window_attention(
-        partition(y, geometry),
-        geometry.index,
-        geometry.mask if shifted else None,
-        params.attn,
-        num_heads,
-        tf.as_dtype(check_attention_precision(attention_precision, precision)),
-    )
-    y = reverse(y, geometry)
-    if shifted:
+        y = time_split_window_attention(y, geometry, params.attn, num_heads, logits_dtype)
         y = tf.roll(y, shift=geometry.shift, axis=[1, 2, 3])
+    else:
+        windows = window_attention(
+            partition(y, geometry), geometry.index, None, params.attn, num_heads, logits_dtype
+        )
+        y = reverse(windows, geometry)
     y = tf.slice(y, [0, 0, 0, 0, 0], tf.concat([[-1], size, [-1]], axis=0))
     x = x + drop_path(tf.cast(y, x.dtype), drop_rate, training, seeds[0])
     return x + drop_path(mlp_of_slices(x, params, compute), drop_rate, training, seeds[1])

@@ -105,6 +105,9 @@ class WindowGeometry(NamedTuple):
     padded_shape: tf.Tensor  # [5] (B, Dp, Hp, Wp, C)
     index: tf.Tensor  # [N, N] relative position index in use
     mask: tf.Tensor  # [nW, N, N] shift mask
+    time_split: tf.Tensor  # bool: shifted blocks attend the last window row in T as two halves
+    half_index: tf.Tensor  # [2, N/2, N/2] index of the first and second half of a window in T
+    half_mask: tf.Tensor  # [nWh * nWw or 0, N/2, N/2] shift mask within a half of the last row
 
 
 def window_geometry(x: tf.Tensor, window_size: Size3, shift_size: Size3) -> WindowGeometry:
@@ -120,6 +123,10 @@ def window_geometry(x: tf.Tensor, window_size: Size3, shift_size: Size3) -> Wind
     n = tf.reduce_prod(window)
     # Upstream quirk, kept: a clipped window of N tokens uses the top-left N x N of the full index.
     index = relative_position_index(window_size)[:n, :n]
+    mask = compute_mask(padded, window, shift)
+    time_split = tf.logical_and(shift[0] > 0, window_size[0] % 2 == 0)
+    half, last_row = n // 2, tf.reduce_prod(padded[1:] // window[1:])
+    last_row = tf.where(time_split, last_row, 0)
     return WindowGeometry(
         size=size,
         window=window,
@@ -130,7 +137,10 @@ def window_geometry(x: tf.Tensor, window_size: Size3, shift_size: Size3) -> Wind
         merge_shape=merge,
         padded_shape=tf.concat([shape[:1], padded, [channels]], axis=0),
         index=index,
-        mask=compute_mask(padded, window, shift),
+        mask=mask,
+        time_split=time_split,
+        half_index=tf.stack([index[:half, :half], index[half : 2 * half, half : 2 * half]]),
+        half_mask=mask[tf.shape(mask)[0] - last_row :, :half, :half],
     )
 
 
