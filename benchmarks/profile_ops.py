@@ -105,7 +105,7 @@ def category(op: str) -> str:
     if name in CATEGORIES:
         return CATEGORIES[name]
     if name.startswith(LOOP_OPS):
-        return "loop bookkeeping (map_fn)"
+        return "loop bookkeeping (window and slice loops)"
     if name in ("Mean", "SquaredDifference", "Rsqrt", "Sub"):
         return "LayerNorm"
     if name in ("AddV2", "AddN", "Mul", "BiasAdd"):

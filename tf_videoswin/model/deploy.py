@@ -1,7 +1,7 @@
 """Video Swin as a static-shape, loop-free graph that every deployment converter maps to builtin ops.
 
 The Keras model (:mod:`tf_videoswin.model.functional`) serves any clip size with one graph: window
-geometry is computed from runtime shapes and attention runs window by window in a ``tf.map_fn`` loop.
+geometry is computed from runtime shapes and attention runs a few windows at a time in a ``tf.while_loop``.
 Converters cannot use that graph: the TFLite converter with builtin ops stops on the loop's
 TensorList ops and turns a dynamic ``tf.roll`` into a Flex op; tf2onnx writes exact GELU as ``Erfc``,
 which ONNX Runtime rejects; OpenVINO runs the loops slowly. This module computes the same model for
