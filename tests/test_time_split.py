@@ -64,10 +64,10 @@ def test_time_split_equals_upstream_masked_attention(case, monkeypatch):
     row = int(tf.reduce_prod(geometry.padded_shape[2:4] // geometry.window[1:]))
     if splits:  # the last row in T: twice as many windows of half the tokens
         whole = int(tf.shape(geometry.mask)[0]) - row
-        assert tokens_attended == [(batch * whole, n), (batch * row, n // 2), (batch * row, n // 2)]
+        assert tokens_attended == [(batch * whole, n), (2 * batch * row, n // 2)]
     else:
         assert tokens_attended[0] == (batch * int(tf.shape(geometry.mask)[0]), n)
-        assert all(count == 0 for count, _ in tokens_attended[1:])
+        assert tokens_attended[1][0] == 0
 
 
 def test_half_windows_take_the_diagonal_blocks_of_index_and_mask():

@@ -151,8 +151,11 @@ def drop_path(
 
 
 def relative_position_bias(table: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """``(nH, N, N)`` float32 bias from the ``(L, nH)`` table and an ``(N, N)`` index."""
-    return tf.transpose(tf.gather(tf.cast(table, tf.float32), index), [2, 0, 1])
+    """``(..., nH, N, N)`` float32 bias from the ``(L, nH)`` table and an ``(..., N, N)`` index."""
+    rank = index.shape.rank
+    return tf.transpose(
+        tf.gather(tf.cast(table, tf.float32), index), [*range(rank - 2), rank, rank - 2, rank - 1]
+    )
 
 
 class AttentionParams(NamedTuple):
@@ -197,6 +200,10 @@ def window_attention(
 ) -> tf.Tensor:
     """W-MSA / SW-MSA over ``(B * nW, N, C)`` windows (batch-major), ``mask`` ``(nW, N, N)`` or None.
 
+    ``index`` is the ``(N, N)`` relative-position index of every window, or ``(K, N, N)``: the windows
+    are then K equal runs (each a whole number of clips' windows), run k with ``index[k]``, so the two
+    kinds of half window of :func:`time_split_window_attention` share one loop.
+
     The qkv and output projections run in the windows' dtype; the scores ``(q * scale) · kᵀ`` with
     their relative-position bias and mask, and the softmax, run in ``logits_dtype``. float32 (the
     default): a reduced-precision model casts q and k up, so its scores are products of its q and k
@@ -233,18 +240,27 @@ def window_attention(
     head_dim = dim // num_heads
     scale = head_dim**-0.5
     dtype = windows.dtype
-    bias = relative_position_bias(params.relative_position_bias_table, index)[:, None]  # nH, 1, N, N
-    bias = tf.cast(bias, logits_dtype)
+    # (K, nH, 1, N, N): the windows are K equal runs, run k with index[k] (K = 1 for an (N, N) index)
+    indices = index if index.shape.rank == 3 else index[None]
+    biases = tf.cast(
+        relative_position_bias(params.relative_position_bias_table, indices)[:, :, None], logits_dtype
+    )
     kernel, qkv_bias = head_major_qkv(params.qkv_kernel, params.qkv_bias, num_heads)
     shape = tf.shape(windows)
     num_windows, tokens = shape[0], shape[1]
-    # A shifted block's steps divide one clip's windows, so that each step's mask is a slice.
-    per_clip = num_windows if mask is None else tf.shape(mask)[0]
+    # A shifted block's steps divide one clip's windows, so that each step's mask is a slice; the
+    # steps of K runs divide a run, so that each step's bias is one.
+    per_clip = num_windows // indices.shape[0] if mask is None else tf.shape(mask)[0]
     group = window_group(per_clip, num_heads * tokens * tokens)
     num_steps = num_windows // group
     steps = tf.reshape(windows, [num_steps, group * tokens, dim])
+    if indices.shape[0] == 1:
+        step_bias = lambda i: biases[0]  # noqa: E731
+    else:  # a step's bias is a slice, as its mask is below
+        steps_per_index = num_steps // indices.shape[0]
+        step_bias = lambda i: biases[i // steps_per_index]  # noqa: E731
 
-    def attend(x: tf.Tensor, step_mask: tf.Tensor | None) -> tf.Tensor:
+    def attend(x: tf.Tensor, bias: tf.Tensor, step_mask: tf.Tensor | None) -> tf.Tensor:
         qkv = tf.matmul(x[None], kernel)  # 3 * nH, g * N, hd
         if qkv_bias is not None:
             qkv = qkv + qkv_bias
@@ -265,7 +281,7 @@ def window_attention(
         mask_steps = tf.cast(tf.reshape(mask, [steps_per_clip, group, tokens, tokens]), logits_dtype)
         step_mask = lambda i: mask_steps[i % steps_per_clip]  # noqa: E731
     with tf.name_scope(WINDOW_LOOP_SCOPE):
-        out = loop_over_steps(lambda w, i: attend(w, step_mask(i)), steps, dtype)
+        out = loop_over_steps(lambda w, i: attend(w, step_bias(i), step_mask(i)), steps, dtype)
     return linear(tf.reshape(out, shape), params.proj_kernel, params.proj_bias)
 
 
@@ -307,19 +323,17 @@ def time_split_window_attention(
     )
     halves = tf.reshape(
         tf.transpose(halves, [1, 0, 3, 5, 2, 4, 6, 7]),
-        [2, batch * halves_per_clip, half_frames * window[1] * window[2], channels],
+        [2 * batch * halves_per_clip, half_frames * window[1] * window[2], channels],
     )
     whole_mask = geometry.mask[: tf.shape(geometry.mask)[0] - halves_per_clip]
     whole = window_attention(whole, geometry.index, whole_mask, params, num_heads, logits_dtype)
-    first, second = (
-        window_attention(
-            halves[i], geometry.half_index[i], geometry.half_mask, params, num_heads, logits_dtype
-        )
-        for i in range(2)
+    # First halves, then second halves (each with its block of the index), in one loop.
+    halves = window_attention(
+        halves, geometry.half_index, geometry.half_mask, params, num_heads, logits_dtype
     )
     whole = window_reverse(whole, window, tf.stack([batch, whole_frames, padded[1], padded[2]]))
     last = tf.reshape(
-        tf.stack([first, second]),
+        halves,
         [2 * split, batch, counts[1], counts[2], half_frames, window[1], window[2], channels],
     )
     last = tf.reshape(
