@@ -80,6 +80,7 @@ def test_half_windows_take_the_diagonal_blocks_of_index_and_mask():
     row = (14 // 7) * (21 // 7)
     last_row = mask[-row:]
     np.testing.assert_array_equal(geometry.half_mask.numpy(), last_row[:, :half, :half])
+    np.testing.assert_array_equal(geometry.whole_mask.numpy(), mask[:-row])
     # Within the last row the two halves are different regions in T and see each other only masked ...
     assert (last_row[:, :half, half:] == -100).all() and (last_row[:, half:, :half] == -100).all()
     # ... and each half has the same spatial regions, so one half mask serves both.

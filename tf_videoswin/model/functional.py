@@ -325,8 +325,7 @@ def time_split_window_attention(
         tf.transpose(halves, [1, 0, 3, 5, 2, 4, 6, 7]),
         [2 * batch * halves_per_clip, half_frames * window[1] * window[2], channels],
     )
-    whole_mask = geometry.mask[: tf.shape(geometry.mask)[0] - halves_per_clip]
-    whole = window_attention(whole, geometry.index, whole_mask, params, num_heads, logits_dtype)
+    whole = window_attention(whole, geometry.index, geometry.whole_mask, params, num_heads, logits_dtype)
     # First halves, then second halves (each with its block of the index), in one loop.
     halves = window_attention(
         halves, geometry.half_index, geometry.half_mask, params, num_heads, logits_dtype

@@ -107,6 +107,7 @@ class WindowGeometry(NamedTuple):
     mask: tf.Tensor  # [nW, N, N] shift mask
     time_split: tf.Tensor  # bool: shifted blocks attend the last window row in T as two halves
     half_index: tf.Tensor  # [2, N/2, N/2] index of the first and second half of a window in T
+    whole_mask: tf.Tensor  # [nW - nWh * nWw or nW, N, N] mask rows of the windows a shifted block keeps whole
     half_mask: tf.Tensor  # [nWh * nWw or 0, N/2, N/2] shift mask within a half of the last row
 
 
@@ -126,7 +127,7 @@ def window_geometry(x: tf.Tensor, window_size: Size3, shift_size: Size3) -> Wind
     mask = compute_mask(padded, window, shift)
     time_split = tf.logical_and(shift[0] > 0, window_size[0] % 2 == 0)
     half, last_row = n // 2, tf.reduce_prod(padded[1:] // window[1:])
-    last_row = tf.where(time_split, last_row, 0)
+    whole = tf.shape(mask)[0] - tf.where(time_split, last_row, 0)
     return WindowGeometry(
         size=size,
         window=window,
@@ -140,7 +141,8 @@ def window_geometry(x: tf.Tensor, window_size: Size3, shift_size: Size3) -> Wind
         mask=mask,
         time_split=time_split,
         half_index=tf.stack([index[:half, :half], index[half : 2 * half, half : 2 * half]]),
-        half_mask=mask[tf.shape(mask)[0] - last_row :, :half, :half],
+        whole_mask=mask[:whole],
+        half_mask=mask[whole:, :half, :half],
     )
 
 
