@@ -20,7 +20,10 @@ The report ends with the bounds the profiled forward sets (:func:`bounds`): how 
 a forward at 1.5x / 1.3x the floor may spend; the most batching can gain if it removed every idle
 moment (each kernel's work grows with the number of clips); and, for a float32 profile on a CPU with
 bf16 arithmetic, the most a bfloat16 forward can gain over float32 if only its matmuls got faster (by the
-bf16 / float32 matmul rate measured here).
+bf16 / float32 matmul rate measured here): with every matmul in bf16 (``attention_precision="bfloat16"``),
+and with the attention scores q·kᵀ kept in float32 (the default ``attention_precision="float32"``:
+TensorFlow has no CPU batch matmul from bf16 inputs to a float32 output, so that model computes its
+scores at the float32 rate).
 
 ``--by-stage`` also times and profiles each of the backbone's four stages on its own (its input is what the
 stages before it produce on the same clip), against the floor of that stage's FLOPs: which stage the time
@@ -73,6 +76,10 @@ CATEGORIES = {
     "LayerNorm": "LayerNorm",
     "FusedBatchNormV3": "LayerNorm",
 }
+#: Op types (``_Mkl`` prefix dropped) of the attention score matmul q·kᵀ: oneDNN's batch matmul with the
+#: relative-position bias added inside it. A bfloat16 model with float32 attention logits keeps these in
+#: float32; a score matmul that ran unfused counts as a value product, which only raises the bound.
+SCORE_MATMUL_OPS = ("FusedBatchMatMulV2",)
 #: The categories above whose kernels are matmuls (what the floor counts); the rest is "outside matmuls".
 MATMUL_CATEGORIES = ("matmul (linear layers)", "batch matmul (attention)")
 #: Events on the executor's threads that are marks, not kernels.
@@ -234,6 +241,7 @@ def bounds(
     idle_seconds: float,
     floor_seconds: float,
     bf16_speedup: float | None = None,
+    score_matmul_seconds: float = 0.0,
 ) -> dict:
     """What a profile allows, in seconds per forward.
 
@@ -243,20 +251,28 @@ def bounds(
         idle_seconds: the time its cores sat idle (:func:`summarise`).
         floor_seconds: FLOPs / float32 matmul rate.
         bf16_speedup: bf16 / float32 matmul rate on this CPU (None: no bfloat16 bound).
+        score_matmul_seconds: the wall time of the attention score matmuls among ``matmul_seconds``.
     Returns:
         ``outside_matmul_seconds`` (the forward minus its matmuls); ``outside_matmul_budget`` (per floor
         target ``"1.5x"``: the time outside matmuls a forward at that ratio may spend, with these matmuls;
         negative when the matmuls alone exceed it); ``batch_gain_ceiling`` (clips/s gain if batching
         removed all idle time and nothing else); ``bf16_gain_ceiling`` (float32 / bfloat16 time if the
-        matmuls ran ``bf16_speedup`` times faster and everything else stayed, or None).
+        matmuls ran ``bf16_speedup`` times faster and everything else stayed, or None);
+        ``bf16_float32_logits_gain_ceiling`` (the same with the score matmuls staying float32, as in a
+        bfloat16 model with float32 attention logits, or None).
     """
     outside = seconds - matmul_seconds
-    bf16_ceiling = None if bf16_speedup is None else seconds / (outside + matmul_seconds / bf16_speedup)
+    bf16_ceiling = logits_ceiling = None
+    if bf16_speedup is not None:
+        bf16_ceiling = seconds / (outside + matmul_seconds / bf16_speedup)
+        sped_up = matmul_seconds - score_matmul_seconds
+        logits_ceiling = seconds / (outside + score_matmul_seconds + sped_up / bf16_speedup)
     return {
         "outside_matmul_seconds": outside,
         "outside_matmul_budget": {f"{k}x": k * floor_seconds - matmul_seconds for k in FLOOR_TARGETS},
         "batch_gain_ceiling": seconds / max(seconds - idle_seconds, 1e-9),
         "bf16_gain_ceiling": bf16_ceiling,
+        "bf16_float32_logits_gain_ceiling": logits_ceiling,
     }
 
 
@@ -301,6 +317,11 @@ def summarise(profiled: float, trace: Trace) -> dict:
         "categories_ms": by_category(trace.kernel_ms),
         "categories_seconds": wall,
         "matmul_wall_seconds": sum(wall.get(name, 0.0) for name in MATMUL_CATEGORIES),
+        "score_matmul_wall_seconds": sum(
+            seconds
+            for op, seconds in trace.wall_seconds.items()
+            if op.removeprefix("_Mkl") in SCORE_MATMUL_OPS
+        ),
         "no_kernel_seconds": no_kernel,
         "pool_busy_seconds": trace.pool_busy_seconds,
         "idle_seconds": idle,
@@ -380,7 +401,12 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stag
         "bf16_matmul_speedup": bf16_speedup,
         # From the profiled forward: its kernel times and idle time belong to it, not to the median.
         "bounds": bounds(
-            profiled, summary["matmul_wall_seconds"], summary["idle_seconds"], work / rate, bf16_speedup
+            profiled,
+            summary["matmul_wall_seconds"],
+            summary["idle_seconds"],
+            work / rate,
+            bf16_speedup,
+            summary["score_matmul_wall_seconds"],
         ),
         "ops_ms": dict(trace.kernel_ms.most_common()),
         "ops_seconds": dict(trace.wall_seconds.most_common()),
@@ -428,10 +454,13 @@ def format_report(r: dict, top: int) -> str:
         "grow with the clips)",
     ]
     if b["bf16_gain_ceiling"] is not None:
-        lines.append(
+        lines += [
             f"  bfloat16: at most {b['bf16_gain_ceiling']:.2f}x float32 if only the matmuls sped up "
-            f"(bf16 matmul {r['bf16_matmul_speedup']:.2f}x the float32 rate here)"
-        )
+            f"(bf16 matmul {r['bf16_matmul_speedup']:.2f}x the float32 rate here; bf16 attention logits)",
+            f"  bfloat16 with float32 attention logits (the default): at most "
+            f"{b['bf16_float32_logits_gain_ceiling']:.2f}x float32 (its score matmuls, "
+            f"{r['score_matmul_wall_seconds']:.3f} s here, stay float32)",
+        ]
     elif not r["bf16_arithmetic"]:
         lines.append(
             "  bfloat16: this CPU has no bf16 arithmetic (AVX512_BF16 / AMX); TensorFlow emulates it: no gain"

@@ -225,8 +225,25 @@ def test_profile_sums_kernel_time_by_what_it_does(capsys):
         result["profiled_seconds"] - result["matmul_wall_seconds"]
     )
     assert "bounds from this profile" in profile_ops.format_report(result, top=5)
-    no_bf16 = {**result, "bf16_arithmetic": False, "bounds": {**result["bounds"], "bf16_gain_ceiling": None}}
+    # The score matmul q·kᵀ runs as oneDNN's batch matmul with the bias inside, one of the attention matmuls.
+    assert 0 < result["score_matmul_wall_seconds"] < wall["batch matmul (attention)"]
+    no_bf16 = {
+        **result,
+        "bf16_arithmetic": False,
+        "bounds": {**result["bounds"], "bf16_gain_ceiling": None, "bf16_float32_logits_gain_ceiling": None},
+    }
     assert "no bf16 arithmetic" in profile_ops.format_report(no_bf16, top=5)
+    bf16 = {
+        **result,
+        "bf16_arithmetic": True,
+        "bf16_matmul_speedup": 1.6,
+        "bounds": {**result["bounds"], "bf16_gain_ceiling": 1.5, "bf16_float32_logits_gain_ceiling": 1.3},
+    }
+    report = profile_ops.format_report(bf16, top=5)
+    assert (
+        "at most 1.50x float32" in report
+        and "float32 attention logits (the default): at most 1.30x" in report
+    )
 
 
 def test_profile_by_stage_follows_the_backbone(capsys):
@@ -288,6 +305,12 @@ def test_profile_slices_wall_time_between_the_kernels_running():
     assert summary["no_kernel_seconds"] == pytest.approx(6.0)  # 15-20 s and 21-22 s
     assert summary["idle_seconds"] == pytest.approx(7.0)  # 22 s minus 30 s of pool work over 2 threads
     assert summary["matmul_wall_seconds"] == pytest.approx(7.5)
+    assert summary["score_matmul_wall_seconds"] == 0.0
+    # oneDNN's score matmul with the bias inside (q·kᵀ) is a matmul, and the score matmul.
+    scores = collections.Counter({**seconds, "_MklFusedBatchMatMulV2": 2.0})
+    summary = profile_ops.summarise(22.0, profile_ops.Trace(collections.Counter(), scores, 2, 2, 30.0))
+    assert summary["matmul_wall_seconds"] == pytest.approx(9.5)
+    assert summary["score_matmul_wall_seconds"] == pytest.approx(2.0)
 
 
 def test_profile_tells_the_parts_of_a_block_from_op_names():
@@ -320,12 +343,15 @@ def test_profile_bounds_follow_from_the_times():
     import profile_ops
 
     # 1.2 s forward: 0.8 s of matmuls, 0.1 s idle; floor 0.8 s; bf16 matmuls 1.6x faster.
-    b = profile_ops.bounds(1.2, 0.8, 0.1, 0.8, bf16_speedup=1.6)
+    # 0.16 s of the matmuls are attention scores, which float32 attention logits keep in float32.
+    b = profile_ops.bounds(1.2, 0.8, 0.1, 0.8, bf16_speedup=1.6, score_matmul_seconds=0.16)
     assert b["outside_matmul_seconds"] == pytest.approx(0.4)
     assert b["outside_matmul_budget"] == pytest.approx({"1.5x": 0.4, "1.3x": 0.24})
     assert b["batch_gain_ceiling"] == pytest.approx(1.2 / 1.1)
     assert b["bf16_gain_ceiling"] == pytest.approx(1.2 / (0.4 + 0.5))
-    assert profile_ops.bounds(1.2, 0.8, 0.1, 0.8)["bf16_gain_ceiling"] is None
+    assert b["bf16_float32_logits_gain_ceiling"] == pytest.approx(1.2 / (0.4 + 0.16 + 0.64 / 1.6))
+    no_bf16 = profile_ops.bounds(1.2, 0.8, 0.1, 0.8)
+    assert no_bf16["bf16_gain_ceiling"] is None and no_bf16["bf16_float32_logits_gain_ceiling"] is None
 
 
 def test_profile_refuses_a_bad_shape(capsys):
