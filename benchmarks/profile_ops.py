@@ -39,6 +39,7 @@ import argparse
 import collections
 import dataclasses
 import json
+import re
 import shutil
 import sys
 import tempfile
@@ -99,10 +100,14 @@ def op_type(name: str) -> str:
 
 
 def part(name: str) -> str:
-    """The :data:`PARTS` entry an op runs in, from the scopes of its name."""
+    """The :data:`PARTS` entry an op runs in, from the scopes of its name.
+
+    A scope opened again in the same graph gets a numbered name (a shifted block's second window loop,
+    over the half windows, runs in ``window_loop_1``): those count as the scope.
+    """
     scopes = name.rsplit(":", 1)[0].split("/")
     for label, (scope, _) in PARTS.items():
-        if scope is not None and scope in scopes:
+        if scope is not None and any(re.fullmatch(rf"{scope}(_\d+)?", s) for s in scopes):
             return label
     return "rest"
 

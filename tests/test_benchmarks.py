@@ -323,6 +323,11 @@ def test_profile_tells_the_parts_of_a_block_from_op_names():
     assert profile_ops.part("layers.2_1/blocks.0_1/PartitionedCall/mlp_loop/map/while/Gelu:Mul") == "MLP loop"
     assert profile_ops.part("layers.0_1/blocks.0_1/PartitionedCall/transpose:_MklTranspose") == "rest"
     assert profile_ops.part("layers.0_1/my_window_loop_x/add:AddV2") == "rest"  # whole scopes only
+    # A shifted block's second window loop (the half windows) runs in a renumbered scope.
+    assert profile_ops.part("layers.0_1/blocks.1_1/window_loop_1/map/while/Softmax:_MklSoftmax") == (
+        "window attention loop"
+    )
+    assert profile_ops.part("layers.0_1/window_loop_x1/add:AddV2") == "rest"
     second = 10**12
     threads = [
         [
