@@ -167,6 +167,35 @@ def test_shifted_window_steps_slice_the_mask_instead_of_gathering_it(monkeypatch
     np.testing.assert_allclose(attend(tf.constant(windows, tf.float32)).numpy(), expected, rtol=0, atol=2e-5)
 
 
+def test_qkv_bias_is_added_by_the_projection_matmul():
+    """The qkv bias rides in the matmul as the kernel's last row against a column of ones: an add
+    after the matmul was a pass over the 3C-wide q, k and v of every window (Swin-B 1.01-1.03x).
+    The window loop's only float add is then the scores' bias, which oneDNN fuses into the score
+    matmul; the numbers are the official ones (the test above and the parity tests)."""
+    rng = np.random.default_rng(2)
+    n, c, heads = 8, 16, 2
+    params = functional.AttentionParams(
+        *(
+            tf.constant((rng.standard_normal(s) * 0.3).astype(np.float32))
+            for s in [(15, heads), (c, 3 * c), (3 * c,), (c, c), (c,)]
+        )
+    )
+    index = tf.constant(rng.integers(0, 15, (n, n)), tf.int32)
+    attend = tf.function(lambda w: functional.window_attention(w, index, None, params, heads))
+    graph = attend.get_concrete_function(tf.TensorSpec([None, n, c], tf.float32)).graph.as_graph_def()
+    float_adds = [
+        node.name
+        for f in graph.library.function
+        for node in f.node_def
+        if node.op in ("Add", "AddV2") and node.attr["T"].type == tf.float32.as_datatype_enum
+    ]
+    assert len(float_adds) == 1, float_adds
+    windows = rng.standard_normal((4, n, c))
+    as64 = functional.AttentionParams(*(p.numpy().astype(np.float64) for p in params))
+    expected = _reference_window_attention(windows, index.numpy(), None, as64, heads)
+    np.testing.assert_allclose(attend(tf.constant(windows, tf.float32)).numpy(), expected, rtol=0, atol=2e-5)
+
+
 @pytest.mark.parametrize("runs", [1, 2])
 def test_score_matmul_and_bias_run_as_one_onednn_kernel(runs):
     """The layout of the scores is chosen for oneDNN's fused batch matmul + add; losing the fusion
