@@ -229,7 +229,7 @@ def window_attention(
       qkv bias is the kernel's last row, against a column of ones appended to the step's tokens,
       so that the matmul adds it: one pass over the step's ``C``-wide input instead of one over
       its ``3C``-wide output (oneDNN does not fuse an add into this broadcast batched matmul;
-      paired rounds on the Zen 4: Swin-T 1.01-1.04x, Swin-B 1.01-1.03x);
+      paired rounds on a Zen 4: Swin-T 0.99-1.04x, Swin-B 1.01-1.03x);
     - the scores are laid out ``(nH, g, N, N)`` so that the bias ``(nH, 1, N, N)`` broadcasts over
       the step's windows, the layout in which oneDNN adds it inside the score matmul
       (``_MklFusedBatchMatMulV2``) instead of in a separate pass over the scores. A broadcast over one
