@@ -167,7 +167,8 @@ def test_shifted_window_steps_slice_the_mask_instead_of_gathering_it(monkeypatch
     np.testing.assert_allclose(attend(tf.constant(windows, tf.float32)).numpy(), expected, rtol=0, atol=2e-5)
 
 
-def test_qkv_bias_is_added_by_the_projection_matmul():
+@pytest.mark.parametrize("qkv_bias", [True, False])
+def test_qkv_bias_is_added_by_the_projection_matmul(qkv_bias):
     """The qkv bias rides in the matmul as the kernel's last row against a column of ones: an add
     after the matmul was a pass over the 3C-wide q, k and v of every window (Swin-B 1.01-1.03x).
     The window loop's only float add is then the scores' bias, which oneDNN fuses into the score
@@ -180,6 +181,8 @@ def test_qkv_bias_is_added_by_the_projection_matmul():
             for s in [(15, heads), (c, 3 * c), (3 * c,), (c, c), (c,)]
         )
     )
+    if not qkv_bias:  # qkv_bias=False in the config: no bias, no column of ones
+        params = params._replace(qkv_bias=None)
     index = tf.constant(rng.integers(0, 15, (n, n)), tf.int32)
     attend = tf.function(lambda w: functional.window_attention(w, index, None, params, heads))
     graph = attend.get_concrete_function(tf.TensorSpec([None, n, c], tf.float32)).graph.as_graph_def()
@@ -191,7 +194,9 @@ def test_qkv_bias_is_added_by_the_projection_matmul():
     ]
     assert len(float_adds) == 1, float_adds
     windows = rng.standard_normal((4, n, c))
-    as64 = functional.AttentionParams(*(p.numpy().astype(np.float64) for p in params))
+    as64 = functional.AttentionParams(
+        *(np.zeros(3 * c) if p is None else p.numpy().astype(np.float64) for p in params)
+    )
     expected = _reference_window_attention(windows, index.numpy(), None, as64, heads)
     np.testing.assert_allclose(attend(tf.constant(windows, tf.float32)).numpy(), expected, rtol=0, atol=2e-5)
 
