@@ -170,7 +170,7 @@ def test_shifted_window_steps_slice_the_mask_instead_of_gathering_it(monkeypatch
 @pytest.mark.parametrize("qkv_bias", [True, False])
 def test_qkv_bias_is_added_by_the_projection_matmul(qkv_bias):
     """The qkv bias rides in the matmul as the kernel's last row against a column of ones: an add
-    after the matmul was a pass over the 3C-wide q, k and v of every window (Swin-B 1.01-1.03x).
+    after the matmul was a pass over the 3C-wide q, k and v of every window (Swin-B's first stage 1.02x).
     The window loop's only float add is then the scores' bias, which oneDNN fuses into the score
     matmul; the numbers are the official ones (the test above and the parity tests)."""
     rng = np.random.default_rng(2)
