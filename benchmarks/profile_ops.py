@@ -1,7 +1,8 @@
 """Where a forward's time goes: TensorFlow's own profiler, summed per op type, against the floor.
 
     python benchmarks/profile_ops.py [--variant swin_tiny_patch244_window877_kinetics400_1k] \\
-        [--shape 1,3,32,224,224] [--precision float32|bfloat16] [--top 25] [--by-stage] [--json]
+        [--shape 1,3,32,224,224] [--precision float32|bfloat16|float16] [--attention-precision P] \\
+        [--top 25] [--by-stage] [--json]
 
 Random weights (speed does not depend on their values). One traced forward (``tf.function`` of the Keras model
 for any clip size, as the SavedModel runs it) is warmed up, timed (median of ``--runs``), then run once under
@@ -56,7 +57,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from inference import cpu_info, matmul_gflops, median_seconds  # noqa: E402
 
 from tf_videoswin.cli.common import parse_shape, positive_int  # noqa: E402
-from tf_videoswin.config import PRECISIONS  # noqa: E402
+from tf_videoswin.config import PRECISIONS, check_attention_precision  # noqa: E402
 from tf_videoswin.model.flops import gflop, stage_macs  # noqa: E402
 from tf_videoswin.model.functional import MLP_LOOP_SCOPE, WINDOW_LOOP_SCOPE  # noqa: E402
 from tf_videoswin.variants import VARIANTS, get_variant  # noqa: E402
@@ -375,14 +376,21 @@ def profile_stages(model, video, rate: float, runs: int) -> list[dict]:
     return stages
 
 
-def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stage: bool = False) -> dict:
+def run(
+    variant: str,
+    shape: tuple[int, ...],
+    precision: str,
+    runs: int,
+    by_stage: bool = False,
+    attention_precision: str = "float32",
+) -> dict:
     import tensorflow as tf
 
     from tf_videoswin import build_model
     from tf_videoswin.export.savedmodel import VIDEO_SPEC
 
     cfg = get_variant(variant)
-    model = build_model(cfg.name, precision=precision)
+    model = build_model(cfg.name, precision=precision, attention_precision=attention_precision)
     video = tf.constant(np.random.default_rng(0).standard_normal(shape).astype(np.float32))
     forward = tf.function(lambda x: model(x, training=False)["logits"], input_signature=[VIDEO_SPEC])
     seconds = median_seconds(lambda: forward(video).numpy(), runs)
@@ -398,6 +406,7 @@ def run(variant: str, shape: tuple[int, ...], precision: str, runs: int, by_stag
         "variant": variant,
         "input_shape": list(shape),
         "precision": precision,
+        "attention_precision": model.attention_precision,
         "seconds": seconds,
         "floor_seconds": work / rate,
         "matmul_gflops_per_second": rate,
@@ -429,8 +438,10 @@ def format_report(r: dict, top: int) -> str:
         pool = (
             f"its {r['pool_threads']} intra-op pool threads worked {worked:.3f} s each: cores idle {pool[5:]}"
         )
+    attention = r.get("attention_precision", "float32")
     lines = [
-        f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}",
+        f"{r['variant']}  input {r['input_shape']}  precision {r['precision']}"
+        + (f", attention {attention}" if attention != "float32" else ""),
         f"  forward {r['seconds']:.3f} s (median); floor {r['floor_seconds']:.3f} s "
         f"({r['seconds'] / r['floor_seconds']:.2f}x) at {r['matmul_gflops_per_second']:.1f} GFLOP/s",
         f"  profiled forward {profiled:.3f} s: no kernel running {r['no_kernel_seconds']:.3f} s; {pool}",
@@ -508,6 +519,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default="swin_tiny_patch244_window877_kinetics400_1k", choices=list(VARIANTS))
     p.add_argument("--shape", type=parse_shape, default=(1, 3, 32, 224, 224), help="B,3,T,H,W")
     p.add_argument("--precision", choices=PRECISIONS, default="float32")
+    p.add_argument(
+        "--attention-precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="the dtype of the attention logits and softmax: float32 (default) or the same as --precision",
+    )
     p.add_argument("--runs", type=positive_int, default=3, help="timed forwards before the profiled one")
     p.add_argument("--top", type=positive_int, default=25, help="op types listed")
     p.add_argument(
@@ -515,7 +532,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    result = run(args.variant, args.shape, args.precision, args.runs, by_stage=args.by_stage)
+    try:
+        check_attention_precision(args.attention_precision, args.precision)
+    except ValueError as e:
+        p.error(f"--attention-precision: {e}")
+    result = run(
+        args.variant,
+        args.shape,
+        args.precision,
+        args.runs,
+        by_stage=args.by_stage,
+        attention_precision=args.attention_precision,
+    )
     print(json.dumps(result, indent=2) if args.json else format_report(result, args.top))
     return 0
 

@@ -367,6 +367,23 @@ def test_profile_refuses_a_bad_shape(capsys):
     assert e.value.code == 2 and "3 (RGB) channels" in capsys.readouterr().err
 
 
+def test_profile_takes_the_opt_in_attention_precision(capsys):
+    import profile_ops
+
+    with pytest.raises(SystemExit) as e:
+        profile_ops.main(["--attention-precision", "bfloat16"])  # float32 has no reduced logits
+    assert e.value.code == 2 and "--attention-precision" in capsys.readouterr().err
+    argv = ["--shape", "1,3,4,32,32", "--runs", "1", "--precision", "bfloat16", "--attention-precision"]
+    assert profile_ops.main([*argv, "bfloat16", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["precision"] == result["attention_precision"] == "bfloat16"  # read from the model
+    assert profile_ops.main([*argv, "float32", "--json"]) == 0
+    default = json.loads(capsys.readouterr().out)
+    assert default["attention_precision"] == "float32"
+    assert "attention bfloat16" in profile_ops.format_report(result, top=3)
+    assert "attention" not in profile_ops.format_report(default, top=3).splitlines()[0]
+
+
 def test_malloc_tunables_are_added_once_and_never_override_the_user(monkeypatch):
     monkeypatch.setattr(inference.platform, "libc_ver", lambda *a, **k: ("glibc", "2.36"))
     tunables = inference.MALLOC_TUNABLES
