@@ -228,8 +228,8 @@ def window_attention(
       (:func:`head_major_qkv`) as ``(3, nH, g, N, hd)``: no transpose of the projected tokens. The
       qkv bias is the kernel's last row, against a column of ones appended to the step's tokens,
       so that the matmul adds it: one pass over the step's ``C``-wide input instead of one over
-      its ``3C``-wide output (oneDNN does not fuse an add into this broadcast batched matmul). The
-      same float32 numbers (oneDNN adds the bias row last); paired rounds on a Zen 4: Swin-B's first
+      its ``3C``-wide output (oneDNN does not fuse an add into this broadcast batched matmul). Outputs
+      move by float32 round-off only (logits within 7e-7); paired rounds on a Zen 4: Swin-B's first
       stage 1.02x, its third 1.00x, whole Swin-B forwards 0.99-1.02x, Swin-T within noise;
     - the scores are laid out ``(nH, g, N, N)`` so that the bias ``(nH, 1, N, N)`` broadcasts over
       the step's windows, the layout in which oneDNN adds it inside the score matmul
