@@ -52,7 +52,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import from the checkout and from benchmarks/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tf_videoswin.config import PRECISIONS, check_attention_precision
+from tf_videoswin.cli.common import add_attention_precision_argument, check_attention_precision_argument
+from tf_videoswin.config import PRECISIONS
 from tf_videoswin.cpu import onednn_enabled
 from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
@@ -363,11 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--precision", choices=PRECISIONS, default="float32", help="what the TF export computes in"
     )
-    p.add_argument(
-        "--attention-precision",
-        choices=PRECISIONS,
-        default="float32",
-        help="the dtype of its attention logits and softmax: float32 (default) or the same as --precision",
+    add_attention_precision_argument(
+        p, "the dtype of its attention logits and softmax: float32 (default) or the same as --precision"
     )
     p.add_argument(
         "--compare",
@@ -475,10 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.batch < 1 or args.runs < 1:
         p.error("--batch and --runs must be >= 1")
-    try:
-        check_attention_precision(args.attention_precision, args.precision)
-    except ValueError as e:
-        p.error(f"--attention-precision: {e}")
+    check_attention_precision_argument(p, args)
     if args.public_port is not None and not is_public_port_checkout(args.public_port):
         p.error(f"--public-port {args.public_port}: not a checkout of innat/VideoSwin (no videoswin/)")
     result = run(

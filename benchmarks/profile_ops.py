@@ -56,8 +56,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from inference import cpu_info, matmul_gflops, median_seconds  # noqa: E402
 
-from tf_videoswin.cli.common import parse_shape, positive_int  # noqa: E402
-from tf_videoswin.config import PRECISIONS, check_attention_precision  # noqa: E402
+from tf_videoswin.cli.common import (  # noqa: E402
+    add_attention_precision_argument,
+    check_attention_precision_argument,
+    parse_shape,
+    positive_int,
+)
+from tf_videoswin.config import PRECISIONS  # noqa: E402
 from tf_videoswin.model.flops import gflop, stage_macs  # noqa: E402
 from tf_videoswin.model.functional import MLP_LOOP_SCOPE, WINDOW_LOOP_SCOPE  # noqa: E402
 from tf_videoswin.variants import VARIANTS, get_variant  # noqa: E402
@@ -519,12 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default="swin_tiny_patch244_window877_kinetics400_1k", choices=list(VARIANTS))
     p.add_argument("--shape", type=parse_shape, default=(1, 3, 32, 224, 224), help="B,3,T,H,W")
     p.add_argument("--precision", choices=PRECISIONS, default="float32")
-    p.add_argument(
-        "--attention-precision",
-        choices=PRECISIONS,
-        default="float32",
-        help="the dtype of the attention logits and softmax: float32 (default) or the same as --precision",
-    )
+    add_attention_precision_argument(p)
     p.add_argument("--runs", type=positive_int, default=3, help="timed forwards before the profiled one")
     p.add_argument("--top", type=positive_int, default=25, help="op types listed")
     p.add_argument(
@@ -532,10 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    try:
-        check_attention_precision(args.attention_precision, args.precision)
-    except ValueError as e:
-        p.error(f"--attention-precision: {e}")
+    check_attention_precision_argument(p, args)
     result = run(
         args.variant,
         args.shape,

@@ -28,13 +28,14 @@ from tf_videoswin.cli.common import (
     EXIT_FAILURE,
     EXIT_INPUT,
     EXIT_OK,
+    add_attention_precision_argument,
     add_verbose_argument,
+    check_attention_precision_argument,
     configure_logging,
     error,
     parse_shape,
 )
 from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
-from tf_videoswin.config import check_attention_precision
 from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE, PRECISIONS, check_tflite_precisions
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
@@ -121,11 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         "statistics, bias, mask and logits in float32 (see --attention-precision), and their measured drift "
         "from float32 is recorded",
     )
-    p.add_argument(
-        "--attention-precision",
-        choices=MODEL_PRECISIONS,
-        default="float32",
-        help="the dtype of the attention logits (with bias and mask) and softmax: float32 (default), or the "
+    add_attention_precision_argument(
+        p,
+        "the dtype of the attention logits (with bias and mask) and softmax: float32 (default), or the "
         "same as --precision (faster: on a Zen 4 with AVX512_BF16 a bfloat16 Swin-T forward ran 1.2x "
         "faster; oneDNN still accumulates and normalises in float32, but the logits are rounded; the "
         "measured drift is recorded)",
@@ -251,10 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(e))
     if args.all is not None and args.checkpoint is not None:
         parser.error("--checkpoint goes with --variant; --all reads <variant>.pth files from a directory")
-    try:
-        check_attention_precision(args.attention_precision, args.precision)
-    except ValueError as e:
-        parser.error(f"--attention-precision: {e}")
+    check_attention_precision_argument(parser, args)
     from porting.pipeline import normalize_formats
 
     try:

@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 
+from ..config import PRECISIONS, check_attention_precision
 from . import quiet_stderr
 
 #: Exit codes of every command: success, a failed check (parity), bad input or an I/O error.
@@ -80,6 +81,23 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
+
+
+def add_attention_precision_argument(
+    parser: argparse.ArgumentParser,
+    help: str = "the dtype of the attention logits and softmax: float32 (default) or the same as --precision",
+) -> None:
+    """``--attention-precision``, checked against ``--precision`` by
+    :func:`check_attention_precision_argument`."""
+    parser.add_argument("--attention-precision", choices=PRECISIONS, default="float32", help=help)
+
+
+def check_attention_precision_argument(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit 2 with the parser's usage unless ``args.attention_precision`` suits ``args.precision``."""
+    try:
+        check_attention_precision(args.attention_precision, args.precision)
+    except ValueError as e:
+        parser.error(f"--attention-precision: {e}")
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
