@@ -162,6 +162,9 @@ def test_attention_precision_is_recorded_in_the_metadata_and_read_back(tiny_expo
     )
     with pytest.raises(ExportFormatError, match="attention_precision must be one of"):
         ExportMetadata.from_dict({**reduced.to_dict(), "precision": "float32"})
+    for wrong in ("float64", "int8", "bf16"):  # a model precision the library does not build
+        with pytest.raises(ExportFormatError, match="precision must be one of"):
+            ExportMetadata.from_dict({**meta.to_dict(), "precision": wrong})
     # Another attention precision is another export: rewritten only with --overwrite.
     cfg, sha = get_variant(TINY), meta.source["checkpoint_sha256"]
     args = (reduced, cfg, sha, ("savedmodel",), False, tiny_export, frozenset())

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..config import Preprocessing, VideoSwinConfig, check_attention_precision
+from ..config import Preprocessing, VideoSwinConfig, check_attention_precision, check_precision
 from ..errors import ExportFormatError
 
 METADATA_FILE = "videoswin_metadata.json"
@@ -180,7 +180,7 @@ class ExportMetadata:
                 reload_max_abs=dict(data.get("reload_max_abs") or {}),
                 files=tuple(ExportFile.from_dict(f) for f in data.get("files", ())),
                 versions=dict(data.get("versions") or {}),
-                precision=str(data.get("precision", "float32")),
+                precision=check_precision(str(data.get("precision", "float32"))),
                 attention_precision=check_attention_precision(
                     str(data.get("attention_precision", "float32")), str(data.get("precision", "float32"))
                 ),
