@@ -111,9 +111,9 @@ def normalize_tokens(tokens: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON) -> 
     only for a dynamic token count. The SavedModel holds only standard ops (the rewrite happens where
     it runs); without oneDNN, TensorFlow's own kernel computes the same statistics.
     """
-    count = tf.shape(tokens)[0]
+    count, channels = tf.unstack(tf.shape(tokens), num=2)
     normalized, *_ = tf.raw_ops.FusedBatchNormV3(
-        x=tf.reshape(tokens, [1, count, tf.shape(tokens)[1], 1]),
+        x=tf.reshape(tokens, [1, count, channels, 1]),
         scale=tf.fill([count], 1.0),
         offset=tf.fill([count], 0.0),
         mean=tf.constant([], tf.float32),
@@ -254,7 +254,7 @@ def window_attention(
     if qkv_bias is not None:  # the bias as the kernel's last row, for a column of ones (see attend)
         kernel = tf.concat([kernel, qkv_bias], axis=1)  # 3 * nH, C + 1, hd
     shape = tf.shape(windows)
-    num_windows, tokens = shape[0], shape[1]
+    num_windows, tokens, _ = tf.unstack(shape, num=3)
     # A shifted block's steps divide one clip's windows, so that each step's mask is a slice; the
     # steps of K runs divide a run, so that each step's bias is one.
     per_clip = num_windows // indices.shape[0] if mask is None else tf.shape(mask)[0]
@@ -262,7 +262,8 @@ def window_attention(
     num_steps = num_windows // group
     steps = tf.reshape(windows, [num_steps, group * tokens, dim])
     if indices.shape[0] == 1:
-        step_bias = lambda i: biases[0]  # noqa: E731
+        bias = biases[0]
+        step_bias = lambda i: bias  # noqa: E731
     else:  # a step's bias is a slice, as its mask is below
         steps_per_index = num_steps // indices.shape[0]
         step_bias = lambda i: biases[i // steps_per_index]  # noqa: E731
@@ -316,35 +317,27 @@ def time_split_window_attention(
 
     Returns the attended, projected ``(B, Dp, Hp, Wp, C)`` map, still rolled.
     """
-    shape = tf.shape(y)
-    batch, channels = shape[0], params.proj_kernel.shape[0]
-    window, padded = geometry.window, geometry.padded_shape[1:4]
-    counts = padded // window
+    channels, window = params.proj_kernel.shape[0], geometry.window
+    # (B, Dp/wd, wd, Hp/wh, wh, Wp/ww, ww, C), unpacked by one op
+    batch, windows_d, wd, ch, wh, cw, ww, _ = tf.unstack(geometry.split_shape, num=8)
     split = tf.cast(geometry.time_split, tf.int32)  # 0: every window whole, no halves
-    whole_frames, half_frames = padded[0] - split * window[0], window[0] // 2
-    halves_per_clip = split * counts[1] * counts[2]
+    whole_frames, half_frames = (windows_d - split) * wd, wd // 2
+    halves_per_clip = split * ch * cw
     whole = window_partition(y[:, :whole_frames], window)
-    halves = tf.reshape(
-        y[:, whole_frames:],
-        [batch, 2 * split, half_frames, counts[1], window[1], counts[2], window[2], channels],
-    )
+    halves = tf.reshape(y[:, whole_frames:], [batch, 2 * split, half_frames, ch, wh, cw, ww, channels])
     halves = tf.reshape(
         tf.transpose(halves, [1, 0, 3, 5, 2, 4, 6, 7]),
-        [2 * batch * halves_per_clip, half_frames * window[1] * window[2], channels],
+        [2 * batch * halves_per_clip, half_frames * wh * ww, channels],
     )
     whole = window_attention(whole, geometry.index, geometry.whole_mask, params, num_heads, logits_dtype)
     # First halves, then second halves (each with its block of the index), in one loop.
     halves = window_attention(
         halves, geometry.half_index, geometry.half_mask, params, num_heads, logits_dtype
     )
-    whole = window_reverse(whole, window, tf.stack([batch, whole_frames, padded[1], padded[2]]))
+    whole = window_reverse(whole, window, tf.stack([batch, whole_frames, ch * wh, cw * ww]))
+    last = tf.reshape(halves, [2 * split, batch, ch, cw, half_frames, wh, ww, channels])
     last = tf.reshape(
-        halves,
-        [2 * split, batch, counts[1], counts[2], half_frames, window[1], window[2], channels],
-    )
-    last = tf.reshape(
-        tf.transpose(last, [1, 0, 4, 2, 5, 3, 6, 7]),
-        [batch, split * window[0], padded[1], padded[2], channels],
+        tf.transpose(last, [1, 0, 4, 2, 5, 3, 6, 7]), [batch, split * wd, ch * wh, cw * ww, channels]
     )
     return tf.concat([whole, last], axis=1)
 
@@ -426,7 +419,8 @@ def mlp_of_slices(x: tf.Tensor, params: BlockParams, compute_dtype: tf.DType = t
     loop step (:func:`mlp_slice_group`): the 4C-wide hidden activations of a step stay in
     cache while each matmul keeps enough rows to run at full rate."""
     shape = tf.shape(x)
-    num_slices, tokens = shape[0] * shape[1], shape[2] * shape[3]
+    batch, frames, height, width, _ = tf.unstack(shape, num=5)
+    num_slices, tokens = batch * frames, height * width
     group = mlp_slice_group(num_slices, tokens)
     slices = tf.reshape(x, [num_slices // group, group * tokens, x.shape[-1]])
     with tf.name_scope(MLP_LOOP_SCOPE):

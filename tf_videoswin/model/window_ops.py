@@ -29,14 +29,25 @@ def get_window_size(
     return tf.where(clipped, x_size, window), tf.where(clipped, 0, tf.constant(shift_size, tf.int32))
 
 
+def axes3(size: tf.Tensor) -> list[tf.Tensor]:
+    """The D, H and W scalars of an int32 ``[3]`` size, from one ``Unpack`` op.
+
+    Indexing (``size[0]``) adds a strided slice and three constants per scalar: a graph traced for
+    dynamic clip sizes holds thousands of such shape nodes, and tracing and Grappler take time in
+    proportion to the node count.
+    """
+    return tf.unstack(size, num=3)
+
+
 def _partition_shapes(
     batch: tf.Tensor, padded: tf.Tensor, window: tf.Tensor, channels: int | tf.Tensor
 ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Shapes to split ``(B, Dp, Hp, Wp, C)`` into windows, to flatten them, and to merge them back."""
-    counts = padded // window
-    split = tf.stack([batch, counts[0], window[0], counts[1], window[1], counts[2], window[2], channels])
-    flat = tf.stack([-1, tf.reduce_prod(window), channels])
-    merge = tf.stack([batch, counts[0], counts[1], counts[2], window[0], window[1], window[2], channels])
+    cd, ch, cw = axes3(padded // window)
+    wd, wh, ww = axes3(window)
+    split = tf.stack([batch, cd, wd, ch, wh, cw, ww, channels])
+    flat = tf.stack([-1, wd * wh * ww, channels])
+    merge = tf.stack([batch, cd, ch, cw, wd, wh, ww, channels])
     return split, flat, merge
 
 
@@ -83,9 +94,7 @@ def _region_labels(size: tf.Tensor, window: tf.Tensor, shift: tf.Tensor) -> tf.T
 
 def compute_mask(padded_size: tf.Tensor, window_size: tf.Tensor, shift_size: tf.Tensor) -> tf.Tensor:
     """``(nW, N, N)`` float32 additive mask of shifted windows: 0 within a region, -100 across."""
-    ld = _region_labels(padded_size[0], window_size[0], shift_size[0])
-    lh = _region_labels(padded_size[1], window_size[1], shift_size[1])
-    lw = _region_labels(padded_size[2], window_size[2], shift_size[2])
+    ld, lh, lw = map(_region_labels, axes3(padded_size), axes3(window_size), axes3(shift_size))
     labels = ld[:, None, None] * 9 + lh[None, :, None] * 3 + lw[None, None, :]
     windows = window_partition(labels[None, ..., None], window_size)[..., 0]  # nW, N
     different = tf.not_equal(windows[:, None, :], windows[:, :, None])
@@ -125,9 +134,11 @@ def window_geometry(x: tf.Tensor, window_size: Size3, shift_size: Size3) -> Wind
     # Upstream quirk, kept: a clipped window of N tokens uses the top-left N x N of the full index.
     index = relative_position_index(window_size)[:n, :n]
     mask = compute_mask(padded, window, shift)
-    time_split = tf.logical_and(shift[0] > 0, window_size[0] % 2 == 0)
-    half, last_row = n // 2, tf.reduce_prod(padded[1:] // window[1:])
-    whole = tf.shape(mask)[0] - tf.where(time_split, last_row, 0)
+    time_split = tf.logical_and(axes3(shift)[0] > 0, window_size[0] % 2 == 0)
+    windows_d, windows_h, windows_w = axes3(padded // window)
+    # windows a shifted block attends whole: all but the last row in T when it splits in halves
+    whole = (windows_d - tf.cast(time_split, tf.int32)) * windows_h * windows_w
+    half = n // 2
     return WindowGeometry(
         size=size,
         window=window,
