@@ -33,8 +33,8 @@ def axes3(size: tf.Tensor) -> list[tf.Tensor]:
     """The D, H and W scalars of an int32 ``[3]`` size, from one ``Unpack`` op.
 
     Indexing (``size[0]``) adds a strided slice and three constants per scalar: a graph traced for
-    dynamic clip sizes holds thousands of such shape nodes, and tracing and Grappler take time in
-    proportion to the node count.
+    dynamic clip sizes held hundreds of them, and tracing takes Python time per node (Swin-T: 24%
+    fewer nodes, a trace ~0.5 s shorter; Grappler's time measured the same either way).
     """
     return tf.unstack(size, num=3)
 
