@@ -3,8 +3,8 @@
 #   make test   set up .venv, lint (ruff, actionlint), run the default test suite (two workers), then the slow tier
 #   make test-fast  the same without the slow tier: the default run, 17-19 min on the 2-core AVX2 Zen 3 guest of
 #                   2026-12-03, 10.5-12 min on the 2-core AVX-512 Zen 4 guest of 2026-12-06, 13-15 min there
-#                   since the half windows in T (2026-12-07; 15:14 on a busier host of that model; 12:55
-#                   with the smaller traced graphs)
+#                   since the half windows in T (2026-12-07; 15:14 on a busier host of that model), 11:54
+#                   with the smaller traced graphs and block functions that are not inlined
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
