@@ -9,6 +9,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from tf_videoswin.errors import CheckpointMismatchError
+from tf_videoswin.geometry import relative_position_index
 from tf_videoswin.variants import FINAL_NORM, VARIANTS, VariantConfig
 
 
@@ -123,13 +124,12 @@ def check_finite(state_dict: Mapping[str, np.ndarray]) -> None:
 
 
 def verify_relative_position_index(state_dict: Mapping[str, np.ndarray], cfg: VariantConfig) -> int:
-    """Check every ``relative_position_index`` buffer equals what the Keras model recomputes.
+    """Check every ``relative_position_index`` buffer equals the index of the shared window geometry
+    (:func:`tf_videoswin.geometry.relative_position_index`, the one every model path uses).
 
     Returns the number of buffers checked.
     """
-    from tf_videoswin.model.window_ops import relative_position_index
-
-    expected = relative_position_index(cfg.arch.window_size).numpy()
+    expected = relative_position_index(cfg.arch.window_size)
     checked = 0
     for key, value in state_dict.items():
         if key.endswith(".relative_position_index"):
