@@ -32,8 +32,10 @@ from typing import Any
 from . import cpu as _cpu  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 from .config import Preprocessing, VideoSwinConfig
 from .errors import (
+    BackendError,
     CheckpointError,
     CheckpointMismatchError,
+    ClipShapeError,
     DeploymentError,
     DownloadError,
     ExportFormatError,
@@ -55,8 +57,10 @@ except PackageNotFoundError:  # a checkout that was never installed
 
 __all__ = [
     "VARIANTS",
+    "BackendError",
     "CheckpointError",
     "CheckpointMismatchError",
+    "ClipShapeError",
     "DeploymentError",
     "DownloadError",
     "ExportFormatError",

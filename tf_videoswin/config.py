@@ -26,6 +26,9 @@ CLIP_STARTS = ("segment_centres", "evenly_spaced")
 #: official pipeline's ``Normalize`` (``mmcv.imnormalize_``); ``divide_by_std``: ``(x - mean) / std``,
 #: mmaction2 1.x's ``ActionDataPreprocessor``. They differ by at most one float32 rounding step.
 NORMALIZATIONS = ("multiply_inverse_std", "divide_by_std")
+#: PyTorch's ``nn.LayerNorm`` default, which every LayerNorm of Video Swin uses; Keras' own default
+#: (1e-3) shifts Swin-T features by ~3e-3.
+LAYER_NORM_EPSILON = 1e-5
 #: What a model's matmuls can compute in (variables always stay float32): float32 is the exact path,
 #: bfloat16 for CPUs with bf16 arithmetic, float16 for GPUs.
 PRECISIONS = ("float32", "bfloat16", "float16")

@@ -92,3 +92,13 @@ class VideoSourceError(VideoSwinError, FileNotFoundError):
 class FeatureStoreError(VideoSwinError, RuntimeError):
     """An output that cannot take these features: another variant or other options than the rows it
     already holds, not a feature folder, or a name that asks for another format."""
+
+
+class ClipShapeError(VideoSwinError, ValueError):
+    """A clip the model cannot take: not 5-D, or its channel axis is not where the model's
+    ``data_format`` puts it (a channels-last clip given to a channels-first model, or the reverse)."""
+
+
+class BackendError(VideoSwinError, RuntimeError):
+    """An action that needs another Keras backend (a TensorFlow format written from a JAX or PyTorch
+    process), or a ``KERAS_BACKEND`` whose library is not installed; the message says what to run."""

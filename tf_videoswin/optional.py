@@ -10,6 +10,7 @@ from .errors import MissingDependencyError
 #: Which ``pip install 'tf-videoswin[<extra>]'`` provides each optional top-level module.
 EXTRAS: dict[str, str] = {
     "torch": "convert",
+    "jax": "jax",
     "einops": "convert",
     "av": "video",
     "tensorflow_hub": "hub",

@@ -13,6 +13,7 @@ import os
 import sys
 import warnings
 
+from ..backend import use_tensorflow
 from ..config import PRECISIONS, check_attention_precision
 from . import quiet_stderr
 
@@ -28,8 +29,11 @@ _QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR", "GLOG_minl
 def configure_logging(verbose: bool = False) -> None:
     """Log level for the toolkit, and TensorFlow's own output off unless ``verbose``.
 
-    Must run before TensorFlow is imported to silence its C++ messages.
+    Must run before TensorFlow is imported to silence its C++ messages. Every app and the converter
+    write or read TensorFlow formats, so their process runs Keras on TensorFlow whatever
+    ``KERAS_BACKEND`` the shell sets (:func:`tf_videoswin.backend.use_tensorflow`).
     """
+    use_tensorflow()
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
     )

@@ -1,13 +1,17 @@
-"""The model floor: Keras layers, pure window math and functional kernels, the recognizer, FLOPs.
+"""The model floor: Keras layers, the recognizer, its TensorFlow and ``keras.ops`` forwards, FLOPs.
 
-Imports TensorFlow and Keras, and of this package only the configs and the registry
-(:mod:`tf_videoswin.config`, :mod:`tf_videoswin.variants`); never the converter, the video
-pipeline or the command-line apps.
+Imports Keras (on TensorFlow: TensorFlow; on JAX or PyTorch: no TensorFlow), and of this package only
+the configs, the registry and the window geometry; never the converter, the video pipeline or the
+command-line apps.
 """
 
-from ..cpu import log_if_onednn_off
-from .recognizer import Recognizer3D, build_model
+from ..backend import require_backend
 
-log_if_onednn_off()
+if require_backend() == "tensorflow":
+    from ..cpu import log_if_onednn_off
 
-__all__ = ["Recognizer3D", "build_model"]
+    log_if_onednn_off()
+
+from .recognizer import DATA_FORMATS, Recognizer3D, build_model
+
+__all__ = ["DATA_FORMATS", "Recognizer3D", "build_model"]

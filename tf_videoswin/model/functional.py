@@ -20,11 +20,8 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from ..config import check_attention_precision
+from ..config import LAYER_NORM_EPSILON, check_attention_precision
 from .window_ops import WindowGeometry, partition, reverse, window_partition, window_reverse
-
-#: PyTorch's ``nn.LayerNorm`` default; Keras' own default (1e-3) shifts Swin-T features by ~3e-3.
-LAYER_NORM_EPSILON = 1e-5
 
 #: The MLP runs on slices of at least this many tokens (one 56x56 frame of the first stage): deeper
 #: stages, with 784, 196 or 49 tokens per (batch, time) slice, group consecutive slices so that their

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import keras
-import tensorflow as tf
 
 from ...config import check_attention_precision, check_precision
-from ..functional import block_function
-from ..window_ops import Size3, window_geometry
-from .common import register
+from ...geometry import Size3
+from .common import on_tensorflow, register
 from .patch_merging import PatchMerging
 from .swin_block import SwinTransformerBlock3D
 
+if TYPE_CHECKING:
+    import tensorflow as tf
+
 #: Receives ``(module path, output)``; a callable, because Keras copies list/dict arguments.
-OutputHook = Callable[[str, tf.Tensor], None]
+OutputHook = Callable[[str, Any], None]
 
 
 @register
@@ -70,9 +72,12 @@ class BasicLayer(keras.layers.Layer):
             )
             for i in range(depth)
         ]
-        shared = block_function()  # one traced graph for all blocks of the stage
-        for blk in self.blocks:
-            blk._block_fn = shared
+        if on_tensorflow():
+            from ..functional import block_function
+
+            shared = block_function()  # one traced graph for all blocks of the stage
+            for blk in self.blocks:
+                blk._block_fn = shared
         self.downsample = PatchMerging(dim, precision=precision, name="downsample") if downsample else None
         self.built = True
 
@@ -80,6 +85,12 @@ class BasicLayer(keras.layers.Layer):
         self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None
     ) -> tf.Tensor:
         """``on_output(name, tensor)``, if given, receives every block's output."""
+        if not on_tensorflow():  # the backbone passes its seed generator on this path
+            from ..ops_forward import basic_layer
+
+            return basic_layer(x, self, bool(training), None, on_output)
+        from ..window_ops import window_geometry
+
         geometry = window_geometry(x, self.window_size, self.shift_size)
         for blk in self.blocks:
             x = blk(x, geometry, training=training)

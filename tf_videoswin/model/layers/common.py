@@ -7,14 +7,14 @@ Variable names and layouts are the Keras ones (``kernel [in, out]``, ``bias``, `
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import keras
-import tensorflow as tf
 
-from ..functional import LAYER_NORM_EPSILON
-from ..functional import layer_norm as _layer_norm
-from ..functional import linear as _linear
+from ...config import LAYER_NORM_EPSILON
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 T = TypeVar("T")
 
@@ -40,7 +40,13 @@ class Linear(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        return _linear(x, self.kernel, self.bias)
+        if not on_tensorflow():
+            from ..ops_forward import linear as ops_linear
+
+            return ops_linear(x, self.kernel, self.bias, keras.backend.standardize_dtype(x.dtype))
+        from ..functional import linear
+
+        return linear(x, self.kernel, self.bias)
 
     def get_config(self) -> dict:
         return {
@@ -65,7 +71,14 @@ class LayerNorm(keras.layers.Layer):
 
     def call(self, x: tf.Tensor, out_dtype: tf.DType | None = None) -> tf.Tensor:
         """Statistics in float32; the result in ``out_dtype`` (default: ``x``'s dtype)."""
-        return _layer_norm(x, self.gamma, self.beta, self.epsilon, out_dtype)
+        if not on_tensorflow():
+            from ..ops_forward import layer_norm as ops_layer_norm
+
+            dtype = keras.backend.standardize_dtype(out_dtype or x.dtype)
+            return ops_layer_norm(x, self.gamma, self.beta, self.epsilon, dtype)
+        from ..functional import layer_norm
+
+        return layer_norm(x, self.gamma, self.beta, self.epsilon, out_dtype)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "dim": self.dim, "epsilon": self.epsilon}
@@ -92,5 +105,14 @@ def untracked_attribute(layer: keras.layers.Layer, name: str, make: Callable[[],
 
 
 def value(variable: keras.Variable | None) -> tf.Tensor | None:
-    """The current value of a variable as a tensor (a read that gradients flow through)."""
+    """The current value of a variable as a TensorFlow tensor (a read that gradients flow through)."""
+    import tensorflow as tf
+
     return None if variable is None else tf.convert_to_tensor(variable)
+
+
+def on_tensorflow() -> bool:
+    """Whether Keras runs on TensorFlow: the layers then take the tuned TensorFlow path
+    (:mod:`~tf_videoswin.model.functional`), else the ``keras.ops`` one
+    (:mod:`~tf_videoswin.model.ops_forward`)."""
+    return keras.backend.backend() == "tensorflow"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
-from ..functional import drop_path
-from .common import register
+import keras
+
+from .common import on_tensorflow, register
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @register
@@ -19,7 +22,14 @@ class DropPath(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor, training: bool | None = None) -> tf.Tensor:
-        return drop_path(x, self.rate, bool(training) and self.rate > 0.0)
+        training = bool(training) and self.rate > 0.0
+        if not on_tensorflow():
+            from ..ops_forward import drop_path as ops_drop_path
+
+            return ops_drop_path(x, self.rate, training, None)
+        from ..functional import drop_path
+
+        return drop_path(x, self.rate, training)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rate": self.rate}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
-import tensorflow as tf
 
 from .common import dense, register
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @register

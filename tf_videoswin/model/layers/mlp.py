@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
-from ..functional import gelu
-from .common import dense, register
+import keras
+
+from .common import dense, on_tensorflow, register
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @register
@@ -22,6 +25,10 @@ class Mlp(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
+        if on_tensorflow():
+            from ..functional import gelu
+        else:
+            from ..ops_forward import gelu
         return self.fc2(gelu(self.fc1(x)))
 
     def get_config(self) -> dict:

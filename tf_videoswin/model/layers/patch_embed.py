@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
-import tensorflow as tf
 
 from ...config import check_precision
-from ..window_ops import Size3
-from .common import layer_norm, register
+from ...geometry import Size3
+from .common import layer_norm, on_tensorflow, register
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @register
@@ -40,6 +44,12 @@ class PatchEmbed3D(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
+        if not on_tensorflow():
+            from ..ops_forward import patch_embed
+
+            return patch_embed(x, self, channels_last=False)
+        import tensorflow as tf
+
         pd, ph, pw = self.patch_size
         shape = tf.shape(x)
         d, h, w = shape[2], shape[3], shape[4]

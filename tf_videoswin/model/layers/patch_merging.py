@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
-import tensorflow as tf
 
 from ...config import check_precision
-from ..functional import layer_norm as layer_norm_fn
-from ..functional import linear
-from .common import dense, layer_norm, register, value
+from .common import dense, layer_norm, on_tensorflow, register, value
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @register
@@ -28,6 +30,15 @@ class PatchMerging(keras.layers.Layer):
         self.built = True
 
     def call(self, x: tf.Tensor) -> tf.Tensor:
+        if not on_tensorflow():
+            from ..ops_forward import patch_merging
+
+            return patch_merging(x, self)
+        import tensorflow as tf
+
+        from ..functional import layer_norm as layer_norm_fn
+        from ..functional import linear
+
         shape = tf.shape(x)
         h, w = shape[2], shape[3]
         x = tf.pad(x, [[0, 0], [0, 0], [0, h % 2], [0, w % 2], [0, 0]])

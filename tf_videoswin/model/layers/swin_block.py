@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import keras
-import tensorflow as tf
 
 from ...config import check_attention_precision, check_precision
-from ..functional import BlockParams, block_function
-from ..window_ops import Size3, WindowGeometry
+from ...geometry import Size3
 from .common import layer_norm, register, value
 from .drop_path import DropPath
 from .mlp import Mlp
 from .window_attention import WindowAttention3D
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from ..functional import BlockParams
+    from ..window_ops import WindowGeometry
 
 
 @register
@@ -42,8 +48,8 @@ class SwinTransformerBlock3D(keras.layers.Layer):
         super().__init__(**kwargs)
         self.precision = check_precision(precision)
         self.attention_precision = check_attention_precision(attention_precision, precision)
-        # Replaced by BasicLayer with one function shared by the blocks of a stage.
-        self._block_fn = block_function()
+        # The TensorFlow path's block function, set by BasicLayer: one shared by the blocks of a stage.
+        self._block_fn = None
         self.dim = dim
         self.num_heads = num_heads
         self.window_size = tuple(window_size)
@@ -58,6 +64,9 @@ class SwinTransformerBlock3D(keras.layers.Layer):
         self.built = True
 
     def params(self) -> BlockParams:
+        """The weights as the TensorFlow path's :class:`~tf_videoswin.model.functional.BlockParams`."""
+        from ..functional import BlockParams
+
         return BlockParams(
             value(self.norm1.gamma),
             value(self.norm1.beta),
@@ -76,6 +85,14 @@ class SwinTransformerBlock3D(keras.layers.Layer):
     recompute: bool = False
 
     def call(self, x: tf.Tensor, geometry: WindowGeometry, training: bool | None = None) -> tf.Tensor:
+        """TensorFlow path: ``geometry`` is the stage's runtime :class:`WindowGeometry` (the ``keras.ops``
+        path runs blocks from :func:`tf_videoswin.model.ops_forward.basic_layer`)."""
+        import tensorflow as tf
+
+        if self._block_fn is None:
+            from ..functional import block_function
+
+            self._block_fn = block_function()
         training = bool(training) and self.drop_path.rate > 0.0
         rate = tf.constant(self.drop_path.rate, x.dtype)
         if self.recompute:
@@ -102,6 +119,8 @@ class SwinTransformerBlock3D(keras.layers.Layer):
         recomputation without variable capture. The stochastic-depth masks come from one seed drawn
         here, outside, so the recomputed forward drops the same samples as the original one.
         """
+        import tensorflow as tf
+
         params = self.params()
         flat = tf.nest.flatten(params)
         present = [i for i, t in enumerate(flat) if t is not None]  # qkv_bias may be None

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ...config import check_attention_precision, check_precision
-from ..window_ops import Size3
+from ...geometry import Size3
+from ..ops_forward import prefixed
 from .basic_layer import BasicLayer, OutputHook
-from .common import layer_norm, register
+from .common import layer_norm, on_tensorflow, register
 from .patch_embed import PatchEmbed3D
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 
 @register
@@ -75,27 +79,47 @@ class SwinTransformer3D(keras.layers.Layer):
         ]
         self.num_features = embed_dim * 2 ** (len(depths) - 1)
         self.norm = layer_norm(self.num_features, name="norm")
+        if not on_tensorflow():
+            # Stochastic depth's random state on the keras.ops path, tracked by Keras as model state so
+            # that JAX's stateless training steps advance it. Not a weight: weights files hold the same
+            # variables on every backend (the TensorFlow path draws from TensorFlow's generator).
+            self.seed_generator = keras.random.SeedGenerator(name="drop_path_seed")
         self.built = True
 
     def call(
-        self, x: tf.Tensor, training: bool | None = None, on_output: OutputHook | None = None
+        self,
+        x: tf.Tensor,
+        training: bool | None = None,
+        on_output: OutputHook | None = None,
+        channels_last: bool = False,
     ) -> tf.Tensor:
         """``on_output(name, tensor)``, if given, receives the output of every block and stage, named
-        by official module path and laid out like the official module's output."""
+        by official module path and laid out like the official module's output.
+
+        ``channels_last``: the clip is ``(B, T, H, W, 3)`` and the features ``(B, T', H', W', 8C)``
+        instead of the channels-first default.
+        """
+        if not on_tensorflow():
+            from ..ops_forward import forward_features
+
+            features = forward_features(self, x, bool(training), channels_last, on_output)
+            return features if channels_last else keras.ops.transpose(features, (0, 4, 1, 2, 3))
+        import tensorflow as tf
+
+        if channels_last:  # the tuned path reads channels-first clips (its patch embedding transposes)
+            x = tf.transpose(x, [0, 4, 1, 2, 3])
         x = self.patch_embed(x)
         if on_output is not None:
             on_output("patch_embed", tf.transpose(x, [0, 4, 1, 2, 3]))
         for i, layer in enumerate(self.layers):
-            block_hook = (
-                None if on_output is None else functools.partial(_prefixed, on_output, f"layers.{i}.")
-            )
+            block_hook = None if on_output is None else functools.partial(prefixed, on_output, f"layers.{i}.")
             x = layer(x, training=training, on_output=block_hook)
             if on_output is not None:
                 on_output(f"layers.{i}", tf.transpose(x, [0, 4, 1, 2, 3]))
-        x = tf.transpose(self.norm(x), [0, 4, 1, 2, 3])
+        x = self.norm(x)
         if on_output is not None:
-            on_output("norm", x)
-        return x
+            on_output("norm", tf.transpose(x, [0, 4, 1, 2, 3]))
+        return x if channels_last else tf.transpose(x, [0, 4, 1, 2, 3])
 
     def get_config(self) -> dict:
         return {
@@ -113,7 +137,3 @@ class SwinTransformer3D(keras.layers.Layer):
             "precision": self.precision,
             "attention_precision": self.attention_precision,
         }
-
-
-def _prefixed(hook: OutputHook, prefix: str, name: str, value: tf.Tensor) -> None:
-    hook(prefix + name, value)

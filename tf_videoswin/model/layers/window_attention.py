@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import keras
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
-from ..functional import AttentionParams, window_attention
-from ..window_ops import Size3
+import keras
+
+from ...geometry import Size3
 from .common import dense, register, value
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+    from ..functional import AttentionParams
 
 
 @register
@@ -37,6 +42,9 @@ class WindowAttention3D(keras.layers.Layer):
         self.built = True
 
     def params(self) -> AttentionParams:
+        """The weights as the TensorFlow path's :class:`~tf_videoswin.model.functional.AttentionParams`."""
+        from ..functional import AttentionParams
+
         return AttentionParams(
             value(self.relative_position_bias_table),
             value(self.qkv.kernel),
@@ -46,7 +54,10 @@ class WindowAttention3D(keras.layers.Layer):
         )
 
     def call(self, x: tf.Tensor, index: tf.Tensor, mask: tf.Tensor | None = None) -> tf.Tensor:
-        """``x`` ``(B * nW, N, C)``; ``index`` the ``(N, N)`` slice in use; ``mask`` ``(nW, N, N)``."""
+        """``x`` ``(B * nW, N, C)``; ``index`` the ``(N, N)`` slice in use; ``mask`` ``(nW, N, N)``
+        (TensorFlow path; the ``keras.ops`` path attends inside its block function)."""
+        from ..functional import window_attention
+
         return window_attention(x, index, mask, self.params(), self.num_heads)
 
     def get_config(self) -> dict:
