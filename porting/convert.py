@@ -41,7 +41,8 @@ from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 FORMATS_HELP = (
     "comma-separated files to write: savedmodel (always written), keras (<variant>.keras), "
-    "weights (<variant>.weights.h5), tflite (LiteRT classifier and feature_extractor at --deploy-shape in "
+    "weights (<variant>.weights.h5), preset (a keras-hub preset folder preset/), "
+    "tflite (LiteRT classifier and feature_extractor at --deploy-shape in "
     "each of --tflite-precisions), onnx (all outputs, dynamic batch), openvino (IR .xml/.bin, f32); "
     "deployment formats need pip install 'tf-videoswin[deploy]'; default: savedmodel"
 )

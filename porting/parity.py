@@ -131,21 +131,22 @@ def torch_outputs(torch_model, video: np.ndarray, intermediates: bool = False) -
 
 
 def tf_outputs(tf_model, video: np.ndarray, intermediates: bool = False) -> dict[str, np.ndarray]:
-    """Keras outputs in the same naming as :func:`torch_outputs`."""
-    import tensorflow as tf
+    """Keras outputs in the same naming as :func:`torch_outputs`, on whatever backend Keras runs."""
+    import keras
 
-    x = tf.constant(video)
+    numpy = keras.ops.convert_to_numpy
+    x = keras.ops.convert_to_tensor(video)
     if not intermediates:
-        return {k: v.numpy() for k, v in tf_model(x, training=False).items()}
-    inter: dict[str, tf.Tensor] = {}
+        return {k: numpy(v) for k, v in tf_model(x, training=False).items()}
+    inter: dict = {}
     features = tf_model.forward_features(x, training=False, on_output=inter.__setitem__)
     pooled = tf_model.pool(features)
     result = {
-        "logits": tf_model.forward_head(pooled, training=False).numpy(),
-        "pooled": pooled.numpy(),
-        "features": features.numpy(),
+        "logits": numpy(tf_model.forward_head(pooled, training=False)),
+        "pooled": numpy(pooled),
+        "features": numpy(features),
     }
-    result.update((f"backbone.{k}", v.numpy()) for k, v in inter.items())
+    result.update((f"backbone.{k}", numpy(v)) for k, v in inter.items())
     return result
 
 

@@ -2,7 +2,10 @@
 
 :func:`from_pretrained` converts an upstream checkpoint in memory with the same intake as
 ``porting/convert.py`` (``weights_only`` loading, architecture / NaN / derived-buffer checks, every
-key accounted for), or loads a finished export (folder or ``.keras`` file) without torch.
+key accounted for), or loads a finished export (folder, ``.keras`` file or keras-hub preset folder)
+without torch. Both work on every Keras backend: an export folder's ``.weights.h5`` file loads on
+TensorFlow, JAX and PyTorch alike (only an export without one needs TensorFlow, to read its
+SavedModel's variables).
 """
 
 from __future__ import annotations
@@ -24,12 +27,24 @@ _EXPORT_CHECK_TOLERANCE = 1e-5
 _EXPORT_CHECK_SHAPE = (1, 3, 4, 32, 32)
 
 
-def _with_head(model: Recognizer3D, num_classes: int | None, include_top: bool) -> Recognizer3D:
-    """``model``, or a copy with its backbone and a new (or no) head."""
+def _with_head(
+    model: Recognizer3D, num_classes: int | None, include_top: bool, data_format: str | None = None
+) -> Recognizer3D:
+    """``model``, or a copy with its backbone and a new (or no) head, in ``data_format``."""
     wanted = 0 if not include_top else (model.config.num_classes if num_classes is None else num_classes)
-    if wanted == model.config.num_classes:
+    data_format = data_format or model.data_format
+    if wanted == model.config.num_classes and data_format == model.data_format:
         return model
-    fresh = Recognizer3D(model.config.replace(num_classes=wanted), **model.precision_config, name=model.name)
+    if wanted == model.config.num_classes:
+        fresh = Recognizer3D(model.config, **model.precision_config, data_format=data_format, name=model.name)
+        fresh.set_weights(model.get_weights())
+        return fresh
+    fresh = Recognizer3D(
+        model.config.replace(num_classes=wanted),
+        **model.precision_config,
+        data_format=data_format,
+        name=model.name,
+    )
     fresh.backbone.set_weights(model.backbone.get_weights())
     return fresh
 
@@ -58,6 +73,8 @@ def from_pretrained(
     progress: bool = True,
     precision: str | None = None,
     attention_precision: str | None = None,
+    data_format: str = "channels_first",
+    weights: str | os.PathLike | None = None,
 ) -> Recognizer3D:
     """A Keras :class:`Recognizer3D` with pretrained weights.
 
@@ -83,6 +100,10 @@ def from_pretrained(
         attention_precision: ``"float32"`` or ``precision``: the dtype of the attention logits and
             softmax (see :class:`~tf_videoswin.model.Recognizer3D`). Default: float32, or the export's
             own when it keeps the export's precision.
+        data_format: ``"channels_first"`` (default, ``(B, 3, T, H, W)`` clips) or ``"channels_last"``
+            (``(B, T, H, W, 3)``, the Keras convention); same weights, same numbers.
+        weights: a ``.weights.h5`` file of the variant ``name`` (written by ``save_weights`` or an
+            export, on any backend) to load instead of converting a checkpoint.
     Returns:
         The model, in inference mode unless called with ``training=True``.
     Raises:
@@ -97,12 +118,20 @@ def from_pretrained(
         >>> tuned = from_pretrained(name, num_classes=10)  # a new head to fine-tune  # doctest: +SKIP
     """
     if _looks_like_path(name) or Path(name).exists():
-        model = _with_head(load_export_model(name), num_classes, include_top)
+        model = _with_head(load_export_model(name), num_classes, include_top, data_format)
         if precision in (None, model.precision):
             return model.with_precision(model.precision, attention_precision or model.attention_precision)
         return model.with_precision(precision, attention_precision or "float32")
     cfg = get_variant(str(name))
-    from porting.pipeline import port_checkpoint, verify_parity
+    if weights is not None:
+        if not Path(weights).is_file():
+            raise CheckpointError(f"weights file not found: {weights}")
+        model = Recognizer3D(cfg.arch, name=cfg.name)
+        model.load_weights(weights)
+        return _with_head(model, num_classes, include_top, data_format).with_precision(
+            precision or "float32", attention_precision or "float32"
+        )
+    from porting.port import port_checkpoint, verify_parity
 
     if checkpoint is None:
         from porting.download import fetch_checkpoint
@@ -126,23 +155,29 @@ def from_pretrained(
     if verify:
         report, _, _ = verify_parity(ported, tolerance=tolerance)
         logger.info("parity with reference_torch:\n%s", report.format())
-    return _with_head(ported.tf_model, num_classes, include_top).with_precision(
+    return _with_head(ported.tf_model, num_classes, include_top, data_format).with_precision(
         precision or "float32", attention_precision or "float32"
     )
 
 
 def load_export_model(path: str | os.PathLike) -> Recognizer3D:
-    """The Keras model of an export: a ``.keras`` file, or an export folder (or one of its SavedModels).
+    """The Keras model of an export: a ``.keras`` file, a keras-hub preset folder, or an export folder
+    (or one of its SavedModels).
 
-    From a folder, the ``.weights.h5`` file is used when the export has one, else the ``.keras``
-    file, else the classifier SavedModel's variables (checked against that SavedModel's output).
+    From an export folder, the ``.weights.h5`` file is used when the export has one, else the
+    ``.keras`` file, else the classifier SavedModel's variables (checked against that SavedModel's
+    output; TensorFlow backend only).
 
     Raises:
         ExportFormatError: no such file or folder, or no valid metadata.
     """
     import keras
 
+    from .export.preset import is_preset, load_preset
+
     path = Path(path)
+    if is_preset(path):
+        return load_preset(path)
     if path.suffix == ".keras":
         if not path.is_file():
             raise ExportFormatError(f"{path}: no such file")
@@ -174,14 +209,22 @@ def _from_savedmodel(model: Recognizer3D, savedmodel: Path) -> Recognizer3D:
     A classifier SavedModel holds every variable; a feature extractor only the backbone's, so the
     result of one has no head.
     """
-    import tensorflow as tf
+    from .backend import require_tensorflow_backend
 
     if not (savedmodel / "saved_model.pb").is_file():
         raise ExportFormatError(f"{savedmodel} is not a SavedModel folder (no saved_model.pb)")
+    require_tensorflow_backend(f"reading the variables of the SavedModel {savedmodel}")
+    import tensorflow as tf
+
     loaded = tf.saved_model.load(str(savedmodel))
     source = list(loaded.variables)
     if model.include_top and len(source) == len(model.backbone.variables):
-        model = Recognizer3D(model.config.replace(num_classes=0), **model.precision_config, name=model.name)
+        model = Recognizer3D(
+            model.config.replace(num_classes=0),
+            **model.precision_config,
+            data_format=model.data_format,
+            name=model.name,
+        )
     target = model.variables
     shapes = [tuple(v.shape) for v in source], [tuple(v.shape) for v in target]
     if shapes[0] != shapes[1]:

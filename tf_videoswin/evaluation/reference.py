@@ -57,7 +57,7 @@ def load_reference(metadata: ExportMetadata, checkpoint: str | os.PathLike, trus
             f"{checkpoint} (sha256 {actual[:12]}…) is not the checkpoint the export was converted from "
             f"({expected[:12]}…)"
         )
-    from porting.pipeline import port_checkpoint
+    from porting.port import port_checkpoint
 
     ported = port_checkpoint(metadata.variant, checkpoint, trust_checkpoint=trust_checkpoint, reference=True)
     ported.tf_model = None  # the export is what is compared; free the Keras copy
