@@ -1,4 +1,5 @@
-"""Keras-native files of a model: ``<name>.keras`` (architecture + weights) and ``<name>.weights.h5``.
+"""Keras-native files of a model: ``<name>.keras`` (architecture + weights), ``<name>.weights.h5`` and a
+keras-hub preset folder ``preset/`` (:mod:`.preset`), each readable on every Keras backend.
 
 Each file is reloaded right after it is written (``keras.saving.load_model``, or ``load_weights``
 into the model the ``.keras`` file gave, zeroed first, else into a model rebuilt from the same config)
@@ -19,13 +20,14 @@ import tensorflow as tf
 
 from ..errors import ExportCheckError
 from ..model.recognizer import Recognizer3D
-from .files import sha256_file
+from .files import sha256_tree, tree_size
 from .metadata import ExportFile
+from .preset import load_preset, save_preset
 
 logger = logging.getLogger(__name__)
 
 #: Format name -> file name template.
-KERAS_FORMATS = {"keras": "{name}.keras", "weights": "{name}.weights.h5"}
+KERAS_FORMATS = {"keras": "{name}.keras", "weights": "{name}.weights.h5", "preset": "preset"}
 #: A reloaded Keras file must give the in-memory model's outputs to float32 round-off.
 KERAS_RELOAD_TOLERANCE = 1e-6
 
@@ -36,6 +38,8 @@ def _reload(fmt: str, path: Path, model: Recognizer3D, reloaded: Recognizer3D | 
     second model is built and traced; without one, into a model rebuilt from ``model``'s config."""
     if fmt == "keras":
         return keras.saving.load_model(path)
+    if fmt == "preset":
+        return load_preset(path)
     if reloaded is None:
         reloaded = Recognizer3D(
             model.config, **model.precision_config, name=model.name, dtype=model.dtype_policy
@@ -74,7 +78,7 @@ def save_keras_files(
     Args:
         model: the model to save.
         folder: where to write (the export root).
-        formats: any of ``"keras"``, ``"weights"``.
+        formats: any of ``"keras"``, ``"weights"``, ``"preset"``.
         check_inputs: clips on which the reloaded file must reproduce ``model``.
         name: file stem (default: the model's name).
         precision: recorded in the file list.
@@ -93,6 +97,8 @@ def save_keras_files(
         path = folder / KERAS_FORMATS[fmt].format(name=stem)
         if fmt == "keras":
             model.save(path)
+        elif fmt == "preset":
+            save_preset(model, path, variant=stem)
         else:
             model.save_weights(path)
         reloaded = _reload(fmt, path, model, reloaded)
@@ -104,8 +110,8 @@ def save_keras_files(
             ExportFile(
                 path=path.name,
                 format=fmt,
-                sha256=sha256_file(path),
-                size_bytes=path.stat().st_size,
+                sha256=sha256_tree(path),
+                size_bytes=tree_size(path),
                 kind="model",
                 precision=precision,
                 parity={"reload_max_abs": diff},

@@ -32,7 +32,7 @@ class ExportFile:
     """One file (or SavedModel folder) of an export."""
 
     path: str  # relative to the export root
-    format: str  # savedmodel | keras | weights | tflite | onnx | openvino
+    format: str  # savedmodel | keras | weights | preset | tflite | onnx | openvino
     sha256: str  # of the file, or of a folder's files (see files.sha256_tree)
     size_bytes: int
     kind: str = "model"  # classifier | feature_extractor | model (both outputs)

@@ -1,0 +1,124 @@
+"""keras-hub preset folders: the layout ``keras_hub.upload_preset`` publishes to Kaggle or Hugging Face.
+
+A preset folder holds ``config.json`` (the model serialised by Keras, with its ``registered_name``
+``tf_videoswin>Recognizer3D``), ``model.weights.h5``, ``metadata.json`` (Keras and package versions,
+parameter count) and a model card ``README.md`` whose front matter names the ``library_name``. Only
+Keras writes and reads it, so a preset written on one backend loads on every other; no TensorFlow is
+needed. :func:`tf_videoswin.from_pretrained` loads a preset folder like an export folder.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import ExportFormatError
+from .files import atomic_directory
+
+if TYPE_CHECKING:
+    from ..model import Recognizer3D
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.weights.h5"
+METADATA_FILE = "metadata.json"
+MODEL_CARD_FILE = "README.md"
+#: The ``registered_name`` of the model in ``config.json``: registered by importing :mod:`tf_videoswin`.
+REGISTERED_NAME = "tf_videoswin>Recognizer3D"
+
+
+def is_preset(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a folder with a preset's ``config.json`` and weights."""
+    path = Path(path)
+    return (path / CONFIG_FILE).is_file() and (path / WEIGHTS_FILE).is_file()
+
+
+def model_card(model: Recognizer3D, variant: str | None) -> str:
+    """The preset's README: Hugging Face front matter (``library_name``, tags) and how to load it."""
+    title = variant or model.name
+    return f"""---
+library_name: keras
+tags:
+- video-classification
+- video-swin
+- tf-videoswin
+license: apache-2.0
+---
+# {title}
+
+Video Swin Transformer ({model.config.embed_dim}-dim, depths {list(model.config.depths)}, window
+{list(model.config.window_size)}, {model.config.num_classes} classes), ported from the official PyTorch
+checkpoint by tf-videoswin with proven parity. Keras 3: runs on TensorFlow, JAX and PyTorch.
+
+```python
+import tf_videoswin
+
+model = tf_videoswin.from_pretrained("path/to/this/folder")
+outputs = model(video)  # video: (B, 3, T, H, W) float32, normalised; outputs: logits, features, pooled
+```
+"""
+
+
+def save_preset(
+    model: Recognizer3D, folder: str | os.PathLike, *, variant: str | None = None, overwrite: bool = False
+) -> Path:
+    """Write ``model`` as a keras-hub preset folder (atomically: nothing half-written on failure).
+
+    Publish it with ``keras_hub.upload_preset("kaggle://<user>/<model>/keras/<variant>", folder)`` or
+    ``"hf://<user>/<repo>"`` (needs keras-hub and network access).
+
+    Raises:
+        FileExistsError: ``folder`` exists and ``overwrite`` is false.
+    """
+    import keras
+
+    from .. import __version__
+
+    folder = Path(folder)
+    with atomic_directory(folder, overwrite=overwrite) as tmp:
+        config = keras.saving.serialize_keras_object(model)
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        model.save_weights(tmp / WEIGHTS_FILE)
+        metadata = {
+            "keras_version": keras.__version__,
+            "tf_videoswin_version": __version__,
+            "parameter_count": int(model.count_params()),
+            "variant": variant or model.name,
+        }
+        (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        (tmp / MODEL_CARD_FILE).write_text(model_card(model, variant))
+    logger.info("wrote the preset %s", folder)
+    return folder
+
+
+def load_preset(folder: str | os.PathLike) -> Recognizer3D:
+    """The model of a preset folder, with its weights, on this process's Keras backend.
+
+    Raises:
+        ExportFormatError: not a preset folder, or a preset of another model.
+    """
+    import keras
+
+    from ..model import Recognizer3D
+
+    folder = Path(folder)
+    if not is_preset(folder):
+        raise ExportFormatError(f"{folder}: not a preset folder (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text())
+    except ValueError as e:
+        raise ExportFormatError(f"{folder / CONFIG_FILE}: not valid JSON ({e})") from e
+    if not isinstance(config, dict) or config.get("registered_name") != REGISTERED_NAME:
+        found = config.get("registered_name") if isinstance(config, dict) else None
+        raise ExportFormatError(
+            f"{folder / CONFIG_FILE}: a preset of {found!r}, not of a tf_videoswin model ({REGISTERED_NAME})"
+        )
+    model = keras.saving.deserialize_keras_object(config)
+    if not isinstance(model, Recognizer3D):
+        raise ExportFormatError(f"{folder / CONFIG_FILE} does not describe a Recognizer3D")
+    model.load_weights(folder / WEIGHTS_FILE)
+    return model
