@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VARIANT ?= swin_tiny_patch244_window877_kinetics400_1k
-EXTRAS ?= convert,video,hub,ray,deploy,dev
+EXTRAS ?= convert,video,hub,ray,deploy,jax,torch,dev
 # pytest-xdist workers for the default suite (test files stay whole on one worker, so their fixtures are built
 # once). The full-size cases run afterwards in one process: each holds a 32x224x224 Swin-B in memory.
 TEST_WORKERS ?= 2
