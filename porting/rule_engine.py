@@ -23,7 +23,9 @@ def named_variables(layer: keras.layers.Layer, prefix: str = "") -> Iterator[tup
     sub-layers are found through public attributes and lists of layers, never by position alone.
     """
     children: list[tuple[str, keras.layers.Layer]] = []
-    for attr, value in vars(layer).items():
+    # On Keras' PyTorch backend a layer is a torch Module, which keeps sub-layers in its own registry.
+    attributes = {**vars(layer), **(vars(layer).get("_modules") or {})}
+    for attr, value in attributes.items():
         if attr.startswith("_"):
             continue
         if isinstance(value, keras.layers.Layer):

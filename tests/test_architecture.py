@@ -3,7 +3,7 @@
 Imports are read from the source (AST), module-level and function-level alike, so a lazy import that
 crosses a floor is caught too. Floors, bottom to top:
 
-0. ``tf_videoswin.{config,cpu,variants,errors,optional}``: pure Python;
+0. ``tf_videoswin.{backend,config,cpu,variants,errors,geometry,optional}``: pure Python (NumPy);
 1. ``tf_videoswin.model`` (Keras), ``tf_videoswin.video`` (NumPy/PyAV), ``reference_torch`` (torch);
 2. ``tf_videoswin.export`` (the export format), ``tf_videoswin.features`` (feature files);
 3. ``porting`` (the converter), ``tf_videoswin.ray``, ``tf_videoswin.cli``, ``tf_videoswin.pretrained``.
@@ -21,6 +21,8 @@ from .conftest import ROOT
 
 PACKAGES = ("tf_videoswin", "reference_torch", "porting")
 FLOOR0 = (
+    "tf_videoswin.backend",
+    "tf_videoswin.geometry",
     "tf_videoswin.config",
     "tf_videoswin.cpu",
     "tf_videoswin.variants",
