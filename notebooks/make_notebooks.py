@@ -249,6 +249,55 @@ print(f"loss {history.history['loss'][0]:.3f} -> {history.history['loss'][-1]:.3
 assert history.history["loss"][-1] < history.history["loss"][0]"""),
         ],
     )
+    notebook(
+        "05_keras_backends.ipynb",
+        [
+            new_markdown_cell(
+                "# The same model on JAX (or PyTorch), without TensorFlow\n\n"
+                "Keras reads `KERAS_BACKEND` once, when it is first imported: set it first. This notebook runs "
+                "on JAX (`pip install 'tf-videoswin[jax]'`); `torch` works the same way. It loads the "
+                "checkpoint, predicts, fine-tunes a new 3-class head with `compile` and `fit`, and saves a "
+                "keras-hub preset folder that loads on every backend. **Offline it uses a synthetic "
+                "checkpoint (random weights)**, so the numbers are not those of the trained model."
+            ),
+            new_code_cell(
+                'import os\n\nos.environ["KERAS_BACKEND"] = "jax"  # before Keras is imported\n' + SETUP + """
+import sys
+import keras
+import tf_videoswin
+from porting.synthetic import write_synthetic_checkpoint
+
+checkpoint = WORK / f"{VARIANT}_synthetic.pth"
+if not checkpoint.exists():
+    write_synthetic_checkpoint(VARIANT, checkpoint, seed=0)
+print(keras.backend.backend())"""
+            ),
+            new_code_cell("""model = tf_videoswin.from_pretrained(VARIANT, checkpoint=checkpoint, progress=False)
+video = np.random.default_rng(0).standard_normal((1, 3, 8, 64, 64)).astype(np.float32)
+out = model(video)  # compiled once per clip shape with jax.jit
+print({k: v.shape for k, v in out.items()}, type(out["logits"]).__name__)
+assert "tensorflow" not in sys.modules"""),
+            new_code_cell("""tuned = tf_videoswin.from_pretrained(VARIANT, checkpoint=checkpoint, num_classes=3, progress=False)
+clips = np.random.default_rng(1).standard_normal((4, 3, 8, 64, 64)).astype(np.float32)
+labels = np.array([0, 1, 2, 1])
+tuned.compile(
+    optimizer=keras.optimizers.AdamW(1e-4),
+    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),  # on the logits
+    metrics=["accuracy"],
+)
+history = tuned.fit(clips, labels, batch_size=2, epochs=1, verbose=0)
+print(history.history)
+assert np.isfinite(history.history["loss"]).all()"""),
+            new_code_cell("""from tf_videoswin.export.preset import save_preset
+
+folder = save_preset(tuned, WORK / "preset_3_classes", variant=VARIANT, overwrite=True)
+print(sorted(p.name for p in folder.iterdir()))
+reloaded = tf_videoswin.from_pretrained(folder)
+same = np.abs(np.asarray(reloaded(clips[:1])["logits"]) - np.asarray(tuned(clips[:1])["logits"])).max()
+print(f"reloaded preset: max abs difference {same:.1e}")
+assert same == 0"""),
+        ],
+    )
 
 
 if __name__ == "__main__":
