@@ -26,6 +26,12 @@ mmap threshold faults their pages in again, which cost ``reference_torch`` up to
 here and, in one process, slowed the contestant after it too. TensorFlow's own CPU allocator keeps its
 memory either way.
 
+``--backend jax,torch`` also times this port on Keras' JAX backend (its inference call is a ``jax.jit``
+of the ``keras.ops`` forward) and PyTorch backend, each in a process of its own
+(:mod:`backend_forward`, the same weights), in the same rounds; each row reports its max-abs difference
+from reference_torch, and the targets are JAX within 1.5x of the TensorFlow SavedModel and PyTorch within
+1.25x of reference_torch.
+
 ``--compare openvino,onnxruntime`` also times the official graph in those runtimes: ``reference_torch``
 exported by ``torch.onnx.export`` (TorchScript exporter, opset 17), in OpenVINO at f32
 (``INFERENCE_PRECISION_HINT=f32``) and, where the CPU has bf16 arithmetic, at bf16, and in ONNX Runtime;
@@ -59,6 +65,10 @@ from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
 
 COMPARE = ("openvino", "onnxruntime")
+#: Keras backends ``--backend`` can time beside TensorFlow.
+BACKENDS = ("jax", "torch")
+#: Speed targets of the other backends: JAX against the TensorFlow export, PyTorch against reference_torch.
+BACKEND_TARGETS = {"jax": ("tf", 1.5), "torch": ("torch", 1.25)}
 #: Lowest pooled-feature cosine to float32 that counts as a faithful reduced-precision run.
 DRIFT_COSINE_BOUND = 0.999
 
@@ -222,6 +232,37 @@ def _compare_forwards(reference, variant: str, video: np.ndarray, expected: np.n
     return forwards, rows
 
 
+class BackendForward:
+    """Forwards of this port on another Keras backend, served by ``backend_forward.py`` in a process
+    of its own (Keras' backend is fixed per process); calling it runs one forward there and waits."""
+
+    def __init__(self, backend: str, variant: str, weights: Path, video: Path, out: Path) -> None:
+        import subprocess
+
+        script = Path(__file__).with_name("backend_forward.py")
+        cmd = [sys.executable, str(script), "--variant", variant, "--weights", str(weights)]
+        cmd += ["--video", str(video), "--out", str(out)]
+        env = {**os.environ, "KERAS_BACKEND": backend}
+        self.process = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        if self.process.stdout.readline().strip() != "ready":
+            self.close()
+            raise RuntimeError(f"the {backend} backend's forward process failed to start (see its stderr)")
+        self.logits = np.load(out)
+
+    def __call__(self) -> None:
+        self.process.stdin.write("run\n")
+        self.process.stdin.flush()
+        if self.process.stdout.readline().strip() != "done":
+            raise RuntimeError("the backend's forward process stopped")
+
+    def close(self) -> None:
+        if self.process.stdin:
+            self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+
 def run(
     variant: str,
     batch: int,
@@ -233,6 +274,7 @@ def run(
     precision: str = "float32",
     compare: tuple[str, ...] = (),
     attention_precision: str = "float32",
+    backends: tuple[str, ...] = (),
 ) -> dict:
     import tensorflow as tf
     import torch
@@ -257,6 +299,9 @@ def run(
         cos = (exact * reduced).sum(1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(reduced, axis=1)
         drift_cosine = float(cos.min())
     with tempfile.TemporaryDirectory() as tmp:
+        if backends:  # the float32 weights, for the other backends' processes
+            ported.tf_model.save_weights(Path(tmp) / "model.weights.h5")
+            np.save(Path(tmp) / "video.npy", video)
         exports = {"tf": export}
         if export is None:
             exports["tf"] = Path(tmp) / "classifier"
@@ -294,7 +339,18 @@ def run(
             more, rows = _compare_forwards(torch_model, variant, video, expected, compare, cpu, tmp)
             forwards.update(more)
             extra.update(rows)
-        seconds = interleaved_medians(forwards, runs)
+        servers = []
+        for backend in backends:
+            weights, clip = Path(tmp) / "model.weights.h5", Path(tmp) / "video.npy"
+            server = BackendForward(backend, variant, weights, clip, Path(tmp) / f"{backend}_logits.npy")
+            servers.append(server)
+            forwards[f"keras_{backend}"] = server
+            extra[f"keras_{backend}_max_abs_diff"] = float(np.abs(server.logits - expected).max())
+        try:
+            seconds = interleaved_medians(forwards, runs)
+        finally:
+            for server in servers:
+                server.close()
     tf_seconds, torch_seconds = seconds.pop("tf"), seconds.pop("torch")
     extra.update({f"{key}_seconds": value for key, value in seconds.items()})
     if "public_port_seconds" in extra:
@@ -303,6 +359,11 @@ def run(
         extra["speedup_vs_float32"] = extra["tf_float32_seconds"] / tf_seconds
     if "tf_attention_float32_seconds" in extra:
         extra["speedup_vs_attention_float32"] = extra["tf_attention_float32_seconds"] / tf_seconds
+    for backend in backends:
+        against, target = BACKEND_TARGETS[backend]
+        base = tf_seconds if against == "tf" else torch_seconds
+        extra[f"keras_{backend}_ratio"] = extra[f"keras_{backend}_seconds"] / base
+        extra[f"keras_{backend}_target_met"] = extra[f"keras_{backend}_ratio"] <= target
     if "tf_batch1_seconds" in extra:  # clips/s at this batch over clips/s at batch 1
         extra["batch_throughput_vs_batch1"] = batch * extra["tf_batch1_seconds"] / tf_seconds
     rates += [matmul_gflops() for _ in range(3)]
@@ -311,6 +372,7 @@ def run(
         extra["matmul_bf16_gflops_per_second"] = max(matmul_gflops(dtype="bfloat16") for _ in range(2))
     work = gflop(cfg, frames, size, size) * batch
     parity_ok = max_abs <= 1e-4 if precision == "float32" else drift_cosine >= DRIFT_COSINE_BOUND
+    parity_ok = parity_ok and all(extra[f"keras_{b}_max_abs_diff"] <= 1e-4 for b in backends)
     return {
         "variant": variant,
         "batch": batch,
@@ -346,12 +408,16 @@ def bf16_recommended(cpu: dict, bf16_rate: float | None, float32_rate: float) ->
     return bool(cpu["bf16_arithmetic"]) and (bf16_rate is None or bf16_rate > float32_rate)
 
 
-def _names(text: str) -> tuple[str, ...]:
+def _names(text: str, choices: tuple[str, ...] = COMPARE, what: str = "runtime") -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = sorted(set(names) - set(COMPARE))
+    unknown = sorted(set(names) - set(choices))
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown runtime(s) {unknown}; choose from {', '.join(COMPARE)}")
+        raise argparse.ArgumentTypeError(f"unknown {what}(s) {unknown}; choose from {', '.join(choices)}")
     return names
+
+
+def _backends(text: str) -> tuple[str, ...]:
+    return _names(text, BACKENDS, "backend")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -373,6 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=(),
         metavar="RUNTIMES",
         help="also time the official graph (torch.onnx of reference_torch) in openvino,onnxruntime",
+    )
+    p.add_argument(
+        "--backend",
+        type=_backends,
+        default=(),
+        metavar="BACKENDS",
+        help="also time this port on Keras' jax,torch backends (float32; each in its own process)",
     )
     p.add_argument(
         "--export", type=Path, help="an existing classifier export (default: export to a temp dir)"
@@ -436,6 +509,19 @@ def format_report(r: dict) -> str:
             f"  TF SavedModel, batch 1 {one:8.3f} s/forward  {1 / one:6.3f} clips/s:"
             f" batch {r['batch']} gives {r['batch_throughput_vs_batch1']:.2f}x the clips/s"
         )
+    for backend, name, against in (
+        ("jax", "Keras on JAX (jit)", "TF"),
+        ("torch", "Keras on PyTorch", "torch"),
+    ):
+        if f"keras_{backend}_seconds" in r:
+            seconds, ratio = r[f"keras_{backend}_seconds"], r[f"keras_{backend}_ratio"]
+            target = BACKEND_TARGETS[backend][1]
+            met = "met" if r[f"keras_{backend}_target_met"] else "NOT met"
+            lines.append(
+                f"  {name:<31} {seconds:8.3f} s/forward  this/{against} {ratio:.3f}"
+                f" (target <= {target}: {met})"
+                f"  max |diff| vs torch {r[f'keras_{backend}_max_abs_diff']:.2e}"
+            )
     if "public_port_seconds" in r:
         public, ratio = r["public_port_seconds"], r["public_port_ratio"]
         lines.append(f"  innat/VideoSwin {public:8.3f} s/forward  ratio to torch {ratio:.3f}")
@@ -474,6 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch < 1 or args.runs < 1:
         p.error("--batch and --runs must be >= 1")
     check_attention_precision_argument(p, args)
+    if args.backend and (args.precision != "float32" or args.export is not None):
+        p.error(
+            "--backend times the float32 model built from the synthetic weights: drop --precision/--export"
+        )
     if args.public_port is not None and not is_public_port_checkout(args.public_port):
         p.error(f"--public-port {args.public_port}: not a checkout of innat/VideoSwin (no videoswin/)")
     result = run(
@@ -487,6 +577,7 @@ def main(argv: list[str] | None = None) -> int:
         args.precision,
         args.compare,
         args.attention_precision,
+        args.backend,
     )
     result["malloc"] = malloc_state(os.environ)
     print(json.dumps(result) if args.json else format_report(result))

@@ -261,7 +261,9 @@ assert history.history["loss"][-1] < history.history["loss"][0]"""),
                 "checkpoint (random weights)**, so the numbers are not those of the trained model."
             ),
             new_code_cell(
-                'import os\n\nos.environ["KERAS_BACKEND"] = "jax"  # before Keras is imported\n' + SETUP + """
+                'import os\n\nos.environ["KERAS_BACKEND"] = "jax"  # before Keras is imported\n'
+                + SETUP
+                + """
 import sys
 import keras
 import tf_videoswin

@@ -26,6 +26,7 @@ def test_notebooks_exist():
         "02_fine_tuning.ipynb",
         "03_other_input_shapes.ipynb",
         "04_features_temporal_head.ipynb",
+        "05_keras_backends.ipynb",
     ]
 
 
