@@ -22,6 +22,7 @@ def test_inference_benchmark_json():
     the speed issue tracks. The batch-1 run is the slow tier's precision run below. Run as users run it,
     as a script, which re-executes itself with glibc's malloc tunables."""
     argv = ["--variant", TINY, "--frames", "4", "--size", "32", "--runs", "1", "--batch", "2", "--json"]
+    argv += ["--backend", "jax,torch"]  # this port on the other Keras backends, in the same rounds
     env = {k: v for k, v in os.environ.items() if k not in inference.MALLOC_TUNABLES}
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "inference.py"), *argv],
@@ -46,6 +47,13 @@ def test_inference_benchmark_json():
     expected = (2 / result["tf_seconds"]) / (1 / result["tf_batch1_seconds"])
     assert result["batch_throughput_vs_batch1"] == pytest.approx(expected)
     assert "batch 2 gives" in inference.format_report(result)
+    for backend, base in (("jax", "tf_seconds"), ("torch", "torch_seconds")):
+        assert result[f"keras_{backend}_max_abs_diff"] <= 1e-4  # the same weights give the same logits
+        assert result[f"keras_{backend}_ratio"] == pytest.approx(
+            result[f"keras_{backend}_seconds"] / result[base]
+        )
+        assert isinstance(result[f"keras_{backend}_target_met"], bool)
+    assert "Keras on JAX (jit)" in inference.format_report(result)
 
 
 @pytest.mark.slow  # ~2 min: exports, the official graph in OpenVINO and ONNX Runtime, bfloat16
@@ -137,6 +145,12 @@ def test_unknown_runtime_to_compare_is_refused(capsys):
     with pytest.raises(SystemExit) as e:
         inference.main(["--compare", "tensorrt"])
     assert e.value.code == 2 and "unknown runtime" in capsys.readouterr().err
+
+
+def test_unknown_backend_to_time_is_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        inference.main(["--backend", "numpy"])
+    assert e.value.code == 2 and "unknown backend" in capsys.readouterr().err
 
 
 def test_public_port_must_be_a_checkout(tmp_path, capsys):
@@ -397,3 +411,23 @@ def test_malloc_tunables_are_added_once_and_never_override_the_user(monkeypatch)
         assert inference.malloc_env(asked, {"PATH": "/bin"}) is None
     monkeypatch.setattr(inference.platform, "libc_ver", lambda *a, **k: ("", ""))  # musl, macOS
     assert inference.malloc_env([], {"PATH": "/bin"}) is None
+
+
+@pytest.mark.slow  # ~2 min: both backends port the checkpoint in processes of their own
+def test_gpu_script_runs_parity_and_timings_on_any_device(tiny_checkpoint, tmp_path, capsys):
+    """The GPU check (parity with TF32 off, then JAX and PyTorch timings beside reference_torch) runs
+    end to end; here on the CPU at a small clip size."""
+    import gpu
+
+    from .conftest import GOLDEN_DIR
+
+    argv = ["--golden-dir", str(GOLDEN_DIR / "data"), "--checkpoint", str(tiny_checkpoint)]
+    argv += ["--batches", "1,2", "--frames", "4", "--size", "32", "--runs", "1", "--scratch", str(tmp_path)]
+    assert gpu.main([*argv, "--json"]) == 0
+    results = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert [r["backend"] for r in results] == ["jax", "torch"]
+    for r in results:
+        assert max(r["parity"].values()) <= 1e-4
+        for precision in ("float32", "bfloat16"):
+            assert r[f"{precision}_batch1_seconds"] > 0 and r[f"{precision}_batch2_seconds"] > 0
+    assert results[1]["reference_torch_bfloat16_batch2_seconds"] > 0
