@@ -111,3 +111,14 @@ def test_symbolic_call_gives_output_shapes(model):
     out = model.compute_output_spec(keras.KerasTensor((None, 3, 18, 70, 90)))
     assert out["features"].shape == (None, SMALL.num_features, 9, 3, 3)
     assert out["logits"].shape == (None, 3)
+
+
+def test_keras_hub_backbone_from_preset_loads_a_preset(model, video, tmp_path):
+    """keras-hub (in the ``dev`` extra) accepts our presets: ``Backbone.from_preset`` after
+    ``import tf_videoswin`` gives the model with its weights."""
+    import keras_hub
+
+    folder = save_preset(model, tmp_path / "hub_preset", variant="small")
+    loaded = keras_hub.models.Backbone.from_preset(str(folder))
+    assert isinstance(loaded, tf_videoswin.Recognizer3D)
+    np.testing.assert_array_equal(loaded(video)["logits"].numpy(), model(video)["logits"].numpy())

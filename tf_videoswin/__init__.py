@@ -102,31 +102,49 @@ def _register_keras_objects() -> None:
     """Import the model floor: its layers register with Keras as they are defined."""
     try:
         importlib.import_module("tf_videoswin.model")
-    except Exception as e:  # e.g. Keras on a non-TensorFlow backend: nothing of ours can load there
+    except Exception as e:  # e.g. a backend whose library is missing: nothing of ours can load there
         logging.getLogger(__name__).debug("tf_videoswin layers not registered with Keras: %s", e)
 
 
-class _RegisterAfterKerasImport(importlib.abc.MetaPathFinder):
-    """One-shot import hook: once ``keras`` has been imported, register our layers with it."""
+def _register_hub_backbone() -> None:
+    """Register the keras-hub ``Backbone`` of the model (:mod:`.model.hub_backbone`), so that
+    ``keras_hub.models.Backbone.from_preset`` loads our presets; only once keras-hub is imported."""
+    try:
+        importlib.import_module("tf_videoswin.model.hub_backbone")
+    except Exception as e:
+        logging.getLogger(__name__).debug("tf_videoswin not registered with keras-hub: %s", e)
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """One-shot import hook: once the module ``name`` has been imported, call ``then()``."""
+
+    def __init__(self, name: str, then) -> None:
+        self.name, self.then = name, then
 
     def find_spec(self, name, path=None, target=None):
-        if name != "keras":
+        if name != self.name:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None:
             return spec
-        exec_module = spec.loader.exec_module
+        exec_module, then = spec.loader.exec_module, self.then
 
-        def exec_then_register(module):
+        def exec_then(module):
             exec_module(module)
-            _register_keras_objects()
+            then()
 
-        spec.loader.exec_module = exec_then_register
+        spec.loader.exec_module = exec_then
         return spec
 
 
-if "keras" in sys.modules:
-    _register_keras_objects()
-elif not any(isinstance(f, _RegisterAfterKerasImport) for f in sys.meta_path):
-    sys.meta_path.insert(0, _RegisterAfterKerasImport())
+def _after_import(name: str, then) -> None:
+    """``then()`` now if ``name`` is imported, else once it is."""
+    if name in sys.modules:
+        then()
+    elif not any(isinstance(f, _AfterImport) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImport(name, then))
+
+
+_after_import("keras", _register_keras_objects)
+_after_import("keras_hub", _register_hub_backbone)

@@ -1,10 +1,12 @@
 """keras-hub preset folders: the layout ``keras_hub.upload_preset`` publishes to Kaggle or Hugging Face.
 
-A preset folder holds ``config.json`` (the model serialised by Keras, with its ``registered_name``
-``tf_videoswin>Recognizer3D``), ``model.weights.h5``, ``metadata.json`` (Keras and package versions,
+A preset folder holds ``config.json`` (the model serialised by Keras, as the keras-hub ``Backbone``
+``tf_videoswin>VideoSwinBackbone``), ``model.weights.h5``, ``metadata.json`` (Keras and package versions,
 parameter count) and a model card ``README.md`` whose front matter names the ``library_name``. Only
-Keras writes and reads it, so a preset written on one backend loads on every other; no TensorFlow is
-needed. :func:`tf_videoswin.from_pretrained` loads a preset folder like an export folder.
+Keras writes and reads it, so a preset written on one backend loads on every other, and neither
+TensorFlow nor keras-hub is needed: :func:`tf_videoswin.from_pretrained` loads a preset folder like an
+export folder. Where keras-hub is installed, ``keras_hub.models.Backbone.from_preset(folder)`` loads it
+too, after ``import tf_videoswin`` (:mod:`tf_videoswin.model.hub_backbone`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,12 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
 METADATA_FILE = "metadata.json"
 MODEL_CARD_FILE = "README.md"
-#: The ``registered_name`` of the model in ``config.json``: registered by importing :mod:`tf_videoswin`.
-REGISTERED_NAME = "tf_videoswin>Recognizer3D"
+#: The class a preset's ``config.json`` names: the keras-hub ``Backbone`` form of the model, which
+#: ``import tf_videoswin`` registers with Keras once keras-hub is imported.
+REGISTERED_NAME = "tf_videoswin>VideoSwinBackbone"
+BACKBONE_CLASS = {"module": "tf_videoswin.model.hub_backbone", "class_name": "VideoSwinBackbone"}
+#: What ``config.json`` may name: the Backbone, or the plain model (the same config and weights).
+ACCEPTED_NAMES = (REGISTERED_NAME, "tf_videoswin>Recognizer3D")
 
 
 def is_preset(path: str | os.PathLike) -> bool:
@@ -80,7 +86,10 @@ def save_preset(
 
     folder = Path(folder)
     with atomic_directory(folder, overwrite=overwrite) as tmp:
-        config = keras.saving.serialize_keras_object(model)
+        # The Backbone's config is the model's (a subclass adding no state), written without importing
+        # keras-hub, which this package does not need.
+        config = {**keras.saving.serialize_keras_object(model), **BACKBONE_CLASS}
+        config["registered_name"] = REGISTERED_NAME
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
         model.save_weights(tmp / WEIGHTS_FILE)
         metadata = {
@@ -101,8 +110,6 @@ def load_preset(folder: str | os.PathLike) -> Recognizer3D:
     Raises:
         ExportFormatError: not a preset folder, or a preset of another model.
     """
-    import keras
-
     from ..model import Recognizer3D
 
     folder = Path(folder)
@@ -112,13 +119,14 @@ def load_preset(folder: str | os.PathLike) -> Recognizer3D:
         config = json.loads((folder / CONFIG_FILE).read_text())
     except ValueError as e:
         raise ExportFormatError(f"{folder / CONFIG_FILE}: not valid JSON ({e})") from e
-    if not isinstance(config, dict) or config.get("registered_name") != REGISTERED_NAME:
+    if not isinstance(config, dict) or config.get("registered_name") not in ACCEPTED_NAMES:
         found = config.get("registered_name") if isinstance(config, dict) else None
         raise ExportFormatError(
             f"{folder / CONFIG_FILE}: a preset of {found!r}, not of a tf_videoswin model ({REGISTERED_NAME})"
         )
-    model = keras.saving.deserialize_keras_object(config)
-    if not isinstance(model, Recognizer3D):
-        raise ExportFormatError(f"{folder / CONFIG_FILE} does not describe a Recognizer3D")
+    try:
+        model = Recognizer3D.from_config(config["config"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise ExportFormatError(f"{folder / CONFIG_FILE}: not a valid model config ({e})") from e
     model.load_weights(folder / WEIGHTS_FILE)
     return model
