@@ -1,4 +1,4 @@
-"""The floors of the code base: who may import whom, no import cycles, README layout = tree.
+"""The floors of the code base: who may import whom, no import cycles, the layout page = tree.
 
 Imports are read from the source (AST), module-level and function-level alike, so a lazy import that
 crosses a floor is caught too. Floors, bottom to top:
@@ -146,15 +146,15 @@ def test_no_import_cycles():
             visit(node)
 
 
-def test_readme_layout_table_matches_the_tree():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+def test_layout_table_matches_the_tree():
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = page.split("## Layout", 1)[1].split("\n## ", 1)[0]
     rows = [
         [c.strip() for c in line.strip("|").split("|")]
         for line in section.splitlines()
         if line.startswith("|")
     ]
-    assert rows, "README has no Layout table"
+    assert rows, "docs/architecture.md has no Layout table"
     column = rows[0].index("path")
     listed = set()
     for row in rows[2:]:
@@ -162,7 +162,7 @@ def test_readme_layout_table_matches_the_tree():
         first, *rest = re.findall(r"`([^`]+)`", row[column])
         folder = first.rstrip("/").rsplit("/", 1)[0] if "/" in first.rstrip("/") else ""
         for p in [first, *(f"{folder}/{r}" if folder else r for r in rest)]:
-            assert (ROOT / p).exists(), f"README Layout lists {p}, which does not exist"
+            assert (ROOT / p).exists(), f"docs/architecture.md lists {p}, which does not exist"
             listed.add(p.rstrip("/"))
     # Every module and sub-package of tf_videoswin and porting appears (directly or through its folder).
     for package in ("tf_videoswin", "porting"):
@@ -170,15 +170,16 @@ def test_readme_layout_table_matches_the_tree():
             if path.name.startswith("_") or path.suffix not in (".py", ""):
                 continue
             rel = path.relative_to(ROOT).as_posix()
-            assert rel in listed, f"README Layout does not mention {rel}"
+            assert rel in listed, f"docs/architecture.md does not mention {rel}"
 
 
 def test_paths_named_in_the_docs_exist():
-    """A file the README or CHANGELOG names in backticks (``tf_videoswin/...``, ``porting/...``,
-    ``benchmarks/...``) exists: moving code must move its documentation with it."""
+    """A file the README, a page of docs/ or the CHANGELOG names in backticks (``tf_videoswin/...``,
+    ``porting/...``, ``benchmarks/...``) exists: moving code must move its documentation with it."""
     pattern = re.compile(r"`((?:tf_videoswin|porting|reference_torch|benchmarks|notebooks|tests)/[\w/.-]+)`")
     missing = []
-    for doc in ("README.md", "CHANGELOG.md"):
+    docs = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+    for doc in (*docs, "CHANGELOG.md"):
         text = (ROOT / doc).read_text(encoding="utf-8")
         if doc == "CHANGELOG.md":  # released entries name the paths of their time
             text = text.split("\n## [", 2)[1]
