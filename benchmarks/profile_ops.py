@@ -210,7 +210,7 @@ def read_trace(logdir: Path) -> Trace:
             if line.name.startswith("tf_Compute"):
                 # ThreadpoolListener marks (an executor thread helping the pool) and the allocator's
                 # MemoryAllocation / MemoryDeallocation marks are instants, not kernels (seen between
-                # kernels on a Xeon); "Process" is the executor's per-graph frame around the kernels.
+                # kernels); "Process" is the executor's per-graph frame around the kernels.
                 kernels = [
                     (t, t + d, n)
                     for t, d, n in events

@@ -125,9 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_attention_precision_argument(
         p,
         "the dtype of the attention logits (with bias and mask) and softmax: float32 (default), or the "
-        "same as --precision (faster: on a Zen 4 with AVX512_BF16 a bfloat16 Swin-T forward ran 1.2x "
-        "faster; oneDNN still accumulates and normalises in float32, but the logits are rounded; the "
-        "measured drift is recorded)",
+        "same as --precision (faster where the CPU has bf16 arithmetic, see docs/performance.md; oneDNN "
+        "still accumulates and normalises in float32, but the logits are rounded; the measured drift is "
+        "recorded)",
     )
     p.add_argument("--no-export", action="store_true", help="check parity only, write nothing")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")
