@@ -17,7 +17,7 @@ from tf_videoswin.export.metadata import ExportMetadata
 from tf_videoswin.training.data import epoch_order
 from tf_videoswin.training.loop import LOG_FILE, Trainer
 
-from .conftest import TINY
+from .conftest import TINY, require
 from .videos import write_video
 
 CLASSES = {  # sorted names are the label indices: blue_still 0, green_left 1, red_right 2
@@ -171,8 +171,8 @@ def test_export_has_the_converter_contract(finetuned, tiny_checkpoint):
 
 
 def test_export_loads_with_hub_keraslayer_and_predict(finetuned, dataset, capsys):
-    hub = pytest.importorskip("tensorflow_hub")
-    tf_keras = pytest.importorskip("tf_keras")
+    hub = require("tensorflow_hub", "hub")
+    tf_keras = require("tf_keras", "hub")
 
     out = finetuned[0]
     clip = tf.constant(np.random.default_rng(0).standard_normal((2, 3, 4, 32, 32)).astype(np.float32))
