@@ -52,8 +52,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import from the checkout and from benchmarks/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tf_videoswin.cli.common import add_attention_precision_argument, check_attention_precision_argument
 from tf_videoswin.config import PRECISIONS
+from tf_videoswin.console import add_attention_precision_argument, check_attention_precision_argument
 from tf_videoswin.cpu import onednn_enabled
 from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant

@@ -56,13 +56,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from inference import cpu_info, matmul_gflops, median_seconds  # noqa: E402
 
-from tf_videoswin.cli.common import (  # noqa: E402
+from tf_videoswin.config import PRECISIONS  # noqa: E402
+from tf_videoswin.console import (  # noqa: E402
     add_attention_precision_argument,
     check_attention_precision_argument,
     parse_shape,
     positive_int,
 )
-from tf_videoswin.config import PRECISIONS  # noqa: E402
 from tf_videoswin.model.flops import gflop, stage_macs  # noqa: E402
 from tf_videoswin.model.functional import MLP_LOOP_SCOPE, WINDOW_LOOP_SCOPE  # noqa: E402
 from tf_videoswin.variants import VARIANTS, get_variant  # noqa: E402

@@ -23,7 +23,8 @@ if __package__ in (None, ""):  # run as a script: import from the checkout, not 
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE
-from tf_videoswin.cli.common import (
+from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
+from tf_videoswin.console import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
     EXIT_INPUT,
@@ -35,7 +36,6 @@ from tf_videoswin.cli.common import (
     error,
     parse_shape,
 )
-from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
 from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE, PRECISIONS, check_tflite_precisions
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 

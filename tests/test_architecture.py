@@ -1,12 +1,8 @@
 """The floors of the code base: who may import whom, no import cycles, the layout page = tree.
 
 Imports are read from the source (AST), module-level and function-level alike, so a lazy import that
-crosses a floor is caught too. Floors, bottom to top:
-
-0. ``tf_videoswin.{config,cpu,variants,errors,optional}``: pure Python;
-1. ``tf_videoswin.model`` (Keras), ``tf_videoswin.video`` (NumPy/PyAV), ``reference_torch`` (torch);
-2. ``tf_videoswin.export`` (the export format), ``tf_videoswin.features`` (feature files);
-3. ``porting`` (the converter), ``tf_videoswin.ray``, ``tf_videoswin.cli``, ``tf_videoswin.pretrained``.
+crosses a floor is caught too. The floors are described once, in docs/architecture.md, whose layout table
+the last tests read.
 """
 
 from __future__ import annotations
@@ -22,6 +18,7 @@ from .conftest import ROOT
 PACKAGES = ("tf_videoswin", "reference_torch", "porting")
 FLOOR0 = (
     "tf_videoswin.config",
+    "tf_videoswin.console",
     "tf_videoswin.cpu",
     "tf_videoswin.variants",
     "tf_videoswin.errors",
@@ -95,7 +92,6 @@ RULES = [
             *FLOOR0,
             "tf_videoswin.model",
             "tf_videoswin.export",
-            "tf_videoswin.cli.common",
             "reference_torch",
             "porting",
         ),
@@ -113,6 +109,44 @@ def test_floors_import_only_what_is_below_them(floor, allowed):
         if target not in ("tf_videoswin",) and not _under(target, allowed)
     ]
     assert not bad, "\n".join(bad)
+
+
+def test_the_converter_sits_below_the_apps():
+    """``porting`` (the converter, its command lines, the port that ``from_pretrained`` and evaluation use)
+    imports no app, nor what the apps build on: its command lines share the console module with the apps."""
+    above = (
+        "tf_videoswin.cli",
+        "tf_videoswin.pretrained",
+        "tf_videoswin.evaluation",
+        "tf_videoswin.training",
+        "tf_videoswin.ray",
+        "tf_videoswin.predict",
+        "tf_videoswin.extract_features",
+        "tf_videoswin.evaluate",
+        "tf_videoswin.finetune",
+    )
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if _under(module, ("porting",))
+        for target, _ in targets
+        if _under(target, above)
+    ]
+    assert not bad, "\n".join(bad)
+    assert any(
+        t == "tf_videoswin.console" for m in ("porting.convert", "porting.check_parity") for t, _ in GRAPH[m]
+    )
+
+
+def test_console_is_pure_python():
+    """The console module loads before TensorFlow, so that it can silence TensorFlow's start-up."""
+    assert {t for t, _ in GRAPH["tf_videoswin.console"]} <= {"tf_videoswin.config"}
+    tree = ast.parse((ROOT / "tf_videoswin" / "console.py").read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0
+    }
+    assert not imported & {"tensorflow", "keras", "torch", "numpy", "tf_keras"}, imported
 
 
 def test_package_root_imports_only_floor_zero_eagerly():
