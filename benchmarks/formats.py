@@ -38,7 +38,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tf_videoswin.cli.common import parse_shape, positive_int
+from tf_videoswin.console import parse_shape, positive_int
 from tf_videoswin.variants import VARIANTS
 
 DEPLOY_FORMATS = ("tflite", "onnx", "openvino")
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         return _child(argv[1:])
     p = build_parser()
     args = p.parse_args(argv)
-    from tf_videoswin.cli.common import configure_logging, error
+    from tf_videoswin.console import configure_logging, error
 
     configure_logging(False)
     formats = [f.strip() for f in args.formats.split(",") if f.strip()]

@@ -58,8 +58,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import from the checkout and from benchmarks/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tf_videoswin.cli.common import add_attention_precision_argument, check_attention_precision_argument
 from tf_videoswin.config import PRECISIONS
+from tf_videoswin.console import add_attention_precision_argument, check_attention_precision_argument
 from tf_videoswin.cpu import onednn_enabled
 from tf_videoswin.model.flops import gflop
 from tf_videoswin.variants import VARIANTS, get_variant
@@ -74,10 +74,9 @@ DRIFT_COSINE_BOUND = 0.999
 
 #: glibc malloc tunables under which freed memory stays in the process: blocks up to 4 GB come from the heap
 #: instead of their own mmap (glibc's threshold otherwise adapts up to 32 MB only) and the heap top is not
-#: trimmed. With glibc's defaults each reference_torch forward faulted its tensors' pages in again: Swin-T at
-#: 1x3x32x224x224 on a Zen 4 took 3.4 s with the defaults and 1.9 s with these (batch 4: 14 s and 10 s), while
-#: TensorFlow, whose CPU allocator keeps its own pool, ran at the same speed either way. glibc reads them
-#: when a process starts, hence the re-execution (:func:`malloc_env`).
+#: trimmed. With glibc's defaults each reference_torch forward faults its tensors' pages in again (Swin-T
+#: ~1.8x slower; docs/performance.md), while TensorFlow, whose CPU allocator keeps its own pool, runs at the
+#: same speed either way. glibc reads them when a process starts, hence the re-execution (:func:`malloc_env`).
 MALLOC_TUNABLES = {"MALLOC_MMAP_THRESHOLD_": str(4 * 2**30), "MALLOC_TRIM_THRESHOLD_": str(64 * 2**30)}
 
 

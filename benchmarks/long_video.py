@@ -11,7 +11,8 @@ Generates a video (a moving square on noise, mpeg4, 25 fps), then runs, each in 
   (``--snippet-frames``, ``--stride``): snippets/s.
 
 "before" is the code at ``--before`` (default ``aab1450``, the last commit that decoded every frame),
-taken from git into a temporary folder; "after" is this checkout. Peak RSS is the child's ``VmHWM``
+taken from git into a temporary folder, or a folder holding a ``tf_videoswin`` package; "after" is this
+checkout. Peak RSS is the child's ``VmHWM``
 (Linux). The views of both versions are compared: they must be identical.
 """
 
@@ -81,7 +82,10 @@ def write_long_video(path: Path, frames: int, width: int, height: int, fps: int 
 
 
 def checkout(ref: str, into: Path) -> Path:
-    """The ``tf_videoswin`` package at git ``ref``, extracted under ``into``."""
+    """The ``tf_videoswin`` package at git ``ref``, extracted under ``into``; a folder that holds a
+    ``tf_videoswin`` package is used as it is."""
+    if (Path(ref) / "tf_videoswin" / "__init__.py").is_file():
+        return Path(ref).resolve()
     archive = subprocess.run(
         ["git", "-C", str(ROOT), "archive", ref, "tf_videoswin"], capture_output=True, check=True
     ).stdout
@@ -136,6 +140,14 @@ def run_child(code_root: Path, task: dict) -> dict:
     return result
 
 
+def _knows_npz_format(code_root: Path) -> bool:
+    """Whether the ``extract_features`` at ``code_root`` writes the ``.npz`` archive only on request
+    (``--format npz``), as the code since the Parquet folder does; the decode-everything version always
+    did."""
+    app = code_root / "tf_videoswin" / "cli" / "extract_features.py"
+    return app.is_file() and '"--format"' in app.read_text(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=9000)
@@ -145,7 +157,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snippets", action="store_true", help="also time snippet features (this checkout)")
     p.add_argument("--snippet-frames", type=int, default=32)
     p.add_argument("--stride", type=int, default=16)
-    p.add_argument("--before", default="aab1450", help="git ref of the decode-everything version")
+    p.add_argument(
+        "--before",
+        default="aab1450",
+        help="git ref of the decode-everything version, or a folder holding a tf_videoswin package",
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     width, height = (int(v) for v in args.size.lower().split("x"))
@@ -183,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, code_root in versions.items():
                 out = tmp / (f"{name}.npz" if name == "before" else f"{name}_features")
                 argv = [str(listing), "--model", str(models[name]), "--out", str(out), "--views", args.views]
+                if name == "before" and _knows_npz_format(code_root):  # the archive is an option there
+                    argv += ["--format", "npz"]
                 run = run_child(code_root, {"kind": "extract", "argv": [*argv, "--no-progress"]})
                 result[f"extract_{name}"] = {
                     "videos_per_s": 1 / run["seconds"],

@@ -56,13 +56,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from inference import cpu_info, matmul_gflops, median_seconds  # noqa: E402
 
-from tf_videoswin.cli.common import (  # noqa: E402
+from tf_videoswin.config import PRECISIONS  # noqa: E402
+from tf_videoswin.console import (  # noqa: E402
     add_attention_precision_argument,
     check_attention_precision_argument,
     parse_shape,
     positive_int,
 )
-from tf_videoswin.config import PRECISIONS  # noqa: E402
 from tf_videoswin.model.flops import gflop, stage_macs  # noqa: E402
 from tf_videoswin.model.functional import MLP_LOOP_SCOPE, WINDOW_LOOP_SCOPE  # noqa: E402
 from tf_videoswin.variants import VARIANTS, get_variant  # noqa: E402
@@ -210,7 +210,7 @@ def read_trace(logdir: Path) -> Trace:
             if line.name.startswith("tf_Compute"):
                 # ThreadpoolListener marks (an executor thread helping the pool) and the allocator's
                 # MemoryAllocation / MemoryDeallocation marks are instants, not kernels (seen between
-                # kernels on a Xeon); "Process" is the executor's per-graph frame around the kernels.
+                # kernels); "Process" is the executor's per-graph frame around the kernels.
                 kernels = [
                     (t, t + d, n)
                     for t, d, n in events

@@ -18,7 +18,7 @@ if __package__ in (None, ""):  # run as a script: import from the checkout, not 
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE, SECOND_PARITY_SHAPE
-from tf_videoswin.cli.common import (
+from tf_videoswin.console import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
     EXIT_INPUT,

@@ -23,7 +23,8 @@ if __package__ in (None, ""):  # run as a script: import from the checkout, not 
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE
-from tf_videoswin.cli.common import (
+from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
+from tf_videoswin.console import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
     EXIT_INPUT,
@@ -35,7 +36,6 @@ from tf_videoswin.cli.common import (
     error,
     parse_shape,
 )
-from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
 from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE, PRECISIONS, check_tflite_precisions
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
@@ -126,9 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_attention_precision_argument(
         p,
         "the dtype of the attention logits (with bias and mask) and softmax: float32 (default), or the "
-        "same as --precision (faster: on a Zen 4 with AVX512_BF16 a bfloat16 Swin-T forward ran 1.2x "
-        "faster; oneDNN still accumulates and normalises in float32, but the logits are rounded; the "
-        "measured drift is recorded)",
+        "same as --precision (faster where the CPU has bf16 arithmetic, see docs/performance.md; oneDNN "
+        "still accumulates and normalises in float32, but the logits are rounded; the measured drift is "
+        "recorded)",
     )
     p.add_argument("--no-export", action="store_true", help="check parity only, write nothing")
     p.add_argument("--no-progress", action="store_true", help="no download progress bar")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tf_videoswin.cli.common import add_verbose_argument, configure_logging
 from tf_videoswin.config import MEAN_RGB, STD_RGB
+from tf_videoswin.console import add_verbose_argument, configure_logging
 from tf_videoswin.variants import VARIANTS, get_variant, load_labels
 
 BANNER = "!" * 100

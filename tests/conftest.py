@@ -7,6 +7,7 @@ found next to the repository or through ``$VIDEOSWIN_GOLDEN_DIR``.
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import os
 from collections import OrderedDict
@@ -28,6 +29,16 @@ def _golden_missing() -> None:
     if os.environ.get("CI"):
         pytest.fail(msg)  # CI always has shared/ next to the clone: never skip there
     pytest.skip(msg)
+
+
+def require(module: str, extra: str):
+    """``module``, imported; a failed import fails the test (or the file) that needs it instead of
+    skipping it: ``make test`` installs every extra, so a missing or broken one is a broken build
+    (``tensorflow_hub``, for one, fails to import where setuptools 81 removed ``pkg_resources``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        pytest.fail(f"{module} does not import ({e}); pip install 'tf-videoswin[{extra}]'", pytrace=False)
 
 
 @functools.cache

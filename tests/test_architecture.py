@@ -1,12 +1,8 @@
-"""The floors of the code base: who may import whom, no import cycles, README layout = tree.
+"""The floors of the code base: who may import whom, no import cycles, the layout page = tree.
 
 Imports are read from the source (AST), module-level and function-level alike, so a lazy import that
-crosses a floor is caught too. Floors, bottom to top:
-
-0. ``tf_videoswin.{backend,config,cpu,variants,errors,geometry,optional}``: pure Python (NumPy);
-1. ``tf_videoswin.model`` (Keras), ``tf_videoswin.video`` (NumPy/PyAV), ``reference_torch`` (torch);
-2. ``tf_videoswin.export`` (the export format), ``tf_videoswin.features`` (feature files);
-3. ``porting`` (the converter), ``tf_videoswin.ray``, ``tf_videoswin.cli``, ``tf_videoswin.pretrained``.
+crosses a floor is caught too. The floors are described once, in docs/architecture.md, whose layout table
+the last tests read.
 """
 
 from __future__ import annotations
@@ -24,6 +20,7 @@ FLOOR0 = (
     "tf_videoswin.backend",
     "tf_videoswin.geometry",
     "tf_videoswin.config",
+    "tf_videoswin.console",
     "tf_videoswin.cpu",
     "tf_videoswin.variants",
     "tf_videoswin.errors",
@@ -97,7 +94,6 @@ RULES = [
             *FLOOR0,
             "tf_videoswin.model",
             "tf_videoswin.export",
-            "tf_videoswin.cli.common",
             "reference_torch",
             "porting",
         ),
@@ -115,6 +111,44 @@ def test_floors_import_only_what_is_below_them(floor, allowed):
         if target not in ("tf_videoswin",) and not _under(target, allowed)
     ]
     assert not bad, "\n".join(bad)
+
+
+def test_the_converter_sits_below_the_apps():
+    """``porting`` (the converter, its command lines, the port that ``from_pretrained`` and evaluation use)
+    imports no app, nor what the apps build on: its command lines share the console module with the apps."""
+    above = (
+        "tf_videoswin.cli",
+        "tf_videoswin.pretrained",
+        "tf_videoswin.evaluation",
+        "tf_videoswin.training",
+        "tf_videoswin.ray",
+        "tf_videoswin.predict",
+        "tf_videoswin.extract_features",
+        "tf_videoswin.evaluate",
+        "tf_videoswin.finetune",
+    )
+    bad = [
+        f"{module} imports {target}"
+        for module, targets in GRAPH.items()
+        if _under(module, ("porting",))
+        for target, _ in targets
+        if _under(target, above)
+    ]
+    assert not bad, "\n".join(bad)
+    assert any(
+        t == "tf_videoswin.console" for m in ("porting.convert", "porting.check_parity") for t, _ in GRAPH[m]
+    )
+
+
+def test_console_is_pure_python():
+    """The console module loads before TensorFlow, so that it can silence TensorFlow's start-up."""
+    assert {t for t, _ in GRAPH["tf_videoswin.console"]} <= {"tf_videoswin.config"}
+    tree = ast.parse((ROOT / "tf_videoswin" / "console.py").read_text(encoding="utf-8"))
+    imported = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {
+        n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 0
+    }
+    assert not imported & {"tensorflow", "keras", "torch", "numpy", "tf_keras"}, imported
 
 
 def test_package_root_imports_only_floor_zero_eagerly():
@@ -148,15 +182,15 @@ def test_no_import_cycles():
             visit(node)
 
 
-def test_readme_layout_table_matches_the_tree():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+def test_layout_table_matches_the_tree():
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = page.split("## Layout", 1)[1].split("\n## ", 1)[0]
     rows = [
         [c.strip() for c in line.strip("|").split("|")]
         for line in section.splitlines()
         if line.startswith("|")
     ]
-    assert rows, "README has no Layout table"
+    assert rows, "docs/architecture.md has no Layout table"
     column = rows[0].index("path")
     listed = set()
     for row in rows[2:]:
@@ -164,7 +198,7 @@ def test_readme_layout_table_matches_the_tree():
         first, *rest = re.findall(r"`([^`]+)`", row[column])
         folder = first.rstrip("/").rsplit("/", 1)[0] if "/" in first.rstrip("/") else ""
         for p in [first, *(f"{folder}/{r}" if folder else r for r in rest)]:
-            assert (ROOT / p).exists(), f"README Layout lists {p}, which does not exist"
+            assert (ROOT / p).exists(), f"docs/architecture.md lists {p}, which does not exist"
             listed.add(p.rstrip("/"))
     # Every module and sub-package of tf_videoswin and porting appears (directly or through its folder).
     for package in ("tf_videoswin", "porting"):
@@ -172,15 +206,16 @@ def test_readme_layout_table_matches_the_tree():
             if path.name.startswith("_") or path.suffix not in (".py", ""):
                 continue
             rel = path.relative_to(ROOT).as_posix()
-            assert rel in listed, f"README Layout does not mention {rel}"
+            assert rel in listed, f"docs/architecture.md does not mention {rel}"
 
 
 def test_paths_named_in_the_docs_exist():
-    """A file the README or CHANGELOG names in backticks (``tf_videoswin/...``, ``porting/...``,
-    ``benchmarks/...``) exists: moving code must move its documentation with it."""
+    """A file the README, a page of docs/ or the CHANGELOG names in backticks (``tf_videoswin/...``,
+    ``porting/...``, ``benchmarks/...``) exists: moving code must move its documentation with it."""
     pattern = re.compile(r"`((?:tf_videoswin|porting|reference_torch|benchmarks|notebooks|tests)/[\w/.-]+)`")
     missing = []
-    for doc in ("README.md", "CHANGELOG.md"):
+    docs = ["README.md", *sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))]
+    for doc in (*docs, "CHANGELOG.md"):
         text = (ROOT / doc).read_text(encoding="utf-8")
         if doc == "CHANGELOG.md":  # released entries name the paths of their time
             text = text.split("\n## [", 2)[1]

@@ -158,7 +158,7 @@ def test_unknown_backend_is_refused():
 
 def test_apps_run_keras_on_tensorflow_whatever_the_shell_selects():
     code = (
-        "from tf_videoswin.cli.common import configure_logging\n"
+        "from tf_videoswin.console import configure_logging\n"
         "configure_logging(False)\n"
         "import keras; print('BACKEND', keras.backend.backend())\n"
     )

@@ -160,34 +160,35 @@ def test_public_port_must_be_a_checkout(tmp_path, capsys):
     assert "not a checkout of innat/VideoSwin" in capsys.readouterr().err
 
 
-def _needs_the_before_commit() -> None:
-    """long_video.py compares with commit aab1450 (the decode-everything version), taken from git."""
-    known = subprocess.run(
-        ["git", "-C", str(ROOT), "cat-file", "-e", "aab1450^{commit}"], capture_output=True
-    )
-    if known.returncode != 0:
-        pytest.skip("not a git checkout with commit aab1450 (the decode-everything version)")
-
-
 def test_long_video_benchmark_compares_before_and_after(capsys):
+    """The machinery on a "before" that every checkout has: this tree as a folder (a shallow clone lacks
+    the decode-everything commit; that streaming gives its views bit for bit is tests/test_streaming.py's)."""
     import long_video
 
-    _needs_the_before_commit()
-    assert long_video.main(["--frames", "80", "--size", "64x48", "--json"]) == 0
+    assert long_video.main(["--frames", "80", "--size", "64x48", "--before", str(ROOT), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["views_identical"] and result["frames"] == 80
     for version in ("before", "after"):
         assert result[f"decode_{version}"]["seconds"] > 0 and result[f"decode_{version}"]["peak_rss_mb"] > 0
 
 
-@pytest.mark.slow  # ~1 min: the old and the new code extract features in child processes
-def test_long_video_benchmark_runs_both_versions_on_a_current_export(tiny_export, capsys):
-    """The "before" code predates two preprocessing fields; it gets the same export without them."""
+def test_long_video_benchmark_takes_the_before_code_from_git(tmp_path):
     import long_video
 
-    _needs_the_before_commit()
+    tree = long_video.checkout("HEAD", tmp_path)  # every clone, shallow or not, has HEAD
+    assert (tree / "tf_videoswin" / "__init__.py").is_file() and tree == tmp_path
+    assert long_video.checkout(str(ROOT), tmp_path / "unused") == ROOT.resolve()
+    assert long_video._knows_npz_format(ROOT)  # so the "before" of this tree is asked for --format npz
+
+
+@pytest.mark.slow  # ~1 min: the old and the new code extract features in child processes
+def test_long_video_benchmark_runs_both_versions_on_a_current_export(tiny_export, capsys):
+    """The "before" code (this tree, as above) gets the export as older code would read it."""
+    import long_video
+
     model = tiny_export / "feature_extractor"
-    assert long_video.main(["--frames", "40", "--size", "64x48", "--model", str(model), "--json"]) == 0
+    argv = ["--frames", "40", "--size", "64x48", "--model", str(model), "--before", str(ROOT), "--json"]
+    assert long_video.main(argv) == 0
     result = json.loads(capsys.readouterr().out)
     for version in ("before", "after"):
         assert result[f"extract_{version}"]["videos_per_s"] > 0

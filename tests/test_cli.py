@@ -121,7 +121,7 @@ def test_documented_commands_answer_help_without_importing_tensorflow(command):
 
 
 def test_stderr_filter_drops_glog_lines_and_keeps_the_rest():
-    from tf_videoswin.cli.quiet_stderr import filter_chunk
+    from tf_videoswin.console import filter_chunk
 
     chatter = (
         b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"

@@ -12,6 +12,7 @@ import pytest
 from tf_videoswin import evaluate
 from tf_videoswin.export.metadata import ExportMetadata
 
+from .conftest import require
 from .videos import write_video
 
 CLASSES = {
@@ -186,8 +187,8 @@ def test_bad_lists_are_refused(small_view_export, tmp_path, capsys):
 
 @pytest.mark.slow  # ~80 s: a Ray runtime, a local and two Ray evaluations
 def test_ray_engine_gives_the_local_predictions(small_view_export, labelled, tmp_path, capsys):
-    ray = pytest.importorskip("ray")
-    pytest.importorskip("pyarrow")
+    ray = require("ray", "ray")
+    require("pyarrow", "ray")
     listing, videos = labelled
     common = [listing, "--model", small_view_export, "--data-root", videos, "--views", "single"]
     code, local, _ = _run(capsys, *common, "--out", tmp_path / "local.csv")

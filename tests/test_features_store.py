@@ -23,9 +23,11 @@ from tf_videoswin.features import (
 )
 from tf_videoswin.video import SnippetSpec, SnippetTimeline
 
-pd = pytest.importorskip("pandas")
-pa = pytest.importorskip("pyarrow")
-pq = pytest.importorskip("pyarrow.parquet")
+from .conftest import require
+
+pd = require("pandas", "ray")
+pa = require("pyarrow", "video")
+pq = require("pyarrow.parquet", "video")
 
 VARIANT = "swin_tiny_patch244_window877_kinetics400_1k"
 

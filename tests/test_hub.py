@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-hub = pytest.importorskip("tensorflow_hub")
-tf_keras = pytest.importorskip("tf_keras")
+from .conftest import require
+
+hub = require("tensorflow_hub", "hub")
+tf_keras = require("tf_keras", "hub")
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, require
 
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
+nbformat = require("nbformat", "dev")
+nbclient = require("nbclient", "dev")
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 

@@ -8,7 +8,9 @@ import tensorflow as tf
 from tf_videoswin.training.optimizer import GroupedAdamW
 from tf_videoswin.training.param_groups import ParamGroup
 
-torch = pytest.importorskip("torch")
+from .conftest import require
+
+torch = require("torch", "convert")
 
 SHAPES = [(4, 3), (3,), (2, 2, 2)]
 MULTS = [(1.0, 1.0), (0.5, 0.0)]  # (lr_mult, decay_mult): a decayed group and an undecayed one

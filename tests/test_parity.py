@@ -46,26 +46,53 @@ ODD_SHAPE = (1, 3, 18, 70, 90)
 GOLDEN_VARIANTS = (TINY, STHV2)
 
 
-def _first_of_each_forward(names) -> list:
-    """``names`` as parameters; a variant whose forward is already proven at the odd shape, by the
-    golden test or by an earlier variant computing the same forward (Swin-B on Kinetics-400 1k/22k and
-    Kinetics-600 22k), is in the slow tier: the default run proves each forward once, ``make test``
-    proves every variant."""
-    seen, params = {_forward_arch(n) for n in GOLDEN_VARIANTS}, []
+def _first_of_each_forward(names) -> list[str]:
+    """``names`` less those whose forward is already proven at the odd shape, by the golden test or by an
+    earlier variant computing the same forward: Swin-B on Kinetics-400 22k and Kinetics-600 22k compute
+    Swin-B Kinetics-400 1k's (see the test below)."""
+    seen, first = {_forward_arch(n) for n in GOLDEN_VARIANTS}, []
     for name in names:
-        arch = _forward_arch(name)
-        params.append(pytest.param(name, marks=pytest.mark.slow) if arch in seen else name)
+        if (arch := _forward_arch(name)) not in seen:
+            first.append(name)
         seen.add(arch)
-    return params
+    return first
+
+
+#: One variant per distinct forward among the official ones (Swin-T, Swin-S, Swin-B 8x7x7, Swin-B 16x7x7).
+DISTINCT_FORWARDS = list(dict.fromkeys([*GOLDEN_VARIANTS, *_first_of_each_forward(OFFICIAL_VARIANTS)]))
 
 
 def test_the_default_run_proves_every_forward_at_the_odd_shape(golden_outputs):
     for name in GOLDEN_VARIANTS:
         assert golden_outputs(name)["input"].shape[2:] == ODD_SHAPE[2:]
-    default = [p for p in _first_of_each_forward(OFFICIAL_VARIANTS) if isinstance(p, str)]
+    default = _first_of_each_forward(OFFICIAL_VARIANTS)
     proven = {_forward_arch(n) for n in (*GOLDEN_VARIANTS, *default)}
     assert proven == {_forward_arch(n) for n in OFFICIAL_VARIANTS}
     assert len(default) == 2  # Swin-S and Swin-B 8x7x7; Swin-T and Swin-B 16x7x7 have goldens
+
+
+def test_variants_sharing_a_forward_port_the_same_backbone_bytes(synthetic_state_dict):
+    """Why Swin-B Kinetics-400 22k and Kinetics-600 22k need no parity run of their own: synthetic weights
+    depend only on seed, key and shape, so their backbones are Swin-B Kinetics-400 1k's, byte for byte, and
+    only the head's width differs. Their own key layout, shapes and port (every key and variable accounted
+    for, transforms spot-checked) are tests/test_structure.py's, which runs for every official variant."""
+    base = "swin_base_patch244_window877_kinetics400_1k"
+    reference = synthetic_state_dict(base)
+    repeats = [n for n in OFFICIAL_VARIANTS if n not in DISTINCT_FORWARDS]
+    assert sorted(repeats) == [
+        "swin_base_patch244_window877_kinetics400_22k",
+        "swin_base_patch244_window877_kinetics600_22k",
+    ]
+    for name in repeats:
+        assert _forward_arch(name) == _forward_arch(base)
+        state_dict = synthetic_state_dict(name)
+        assert list(state_dict) == list(reference)  # the same keys in the same order
+        for key, value in state_dict.items():
+            if key.startswith("cls_head."):
+                assert value.shape[1:] == reference[key].shape[1:]  # the head's width: its class count
+                assert value.shape[0] == get_variant(name).num_classes
+            else:
+                np.testing.assert_array_equal(value, reference[key], err_msg=f"{name}: {key}")
 
 
 @pytest.mark.parametrize("name", _first_of_each_forward(OFFICIAL_VARIANTS))  # mmaction2: test_mmaction2.py
@@ -102,7 +129,7 @@ def test_parity_report_names_first_diverging_block(synthetic_state_dict):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(OFFICIAL_VARIANTS))
+@pytest.mark.parametrize("name", DISTINCT_FORWARDS)
 def test_tf_matches_reference_on_full_clip(name, synthetic_state_dict):
     tf_model, torch_model = _models(name, synthetic_state_dict(name))
     report = parity.compare_models(tf_model, torch_model, parity.parity_input((1, 3, 32, 224, 224)))

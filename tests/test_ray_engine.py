@@ -7,10 +7,11 @@ import pytest
 
 from tf_videoswin import extract_features
 
+from .conftest import require
 from .videos import write_video
 
-ray = pytest.importorskip("ray")
-pytest.importorskip("pyarrow")
+ray = require("ray", "ray")
+require("pyarrow", "ray")
 
 
 @pytest.fixture(scope="module", autouse=True)

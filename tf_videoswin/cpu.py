@@ -1,8 +1,8 @@
 """TensorFlow's oneDNN CPU kernels: on by default for this package.
 
 TensorFlow's x86 builds enable oneDNN by default only on CPUs with AVX512_VNNI, AVX512_BF16 or AMX; on
-AVX2-only CPUs (AMD Zen 2 and Zen 3, older Intel) its kernels stay off, and this model, whose attention
-is laid out for oneDNN's fused batch matmul, ran a Swin-T clip 1.4-1.6x slower there (Zen 3, 2 cores).
+AVX2-only CPUs its kernels stay off, and this model, whose attention is laid out for oneDNN's fused batch
+matmul, runs ~1.4x slower there (docs/performance.md).
 Importing :mod:`tf_videoswin` therefore sets ``TF_ENABLE_ONEDNN_OPTS=1`` unless the variable is already
 set (``TF_ENABLE_ONEDNN_OPTS=0`` keeps TensorFlow's own choice). TensorFlow reads the variable once, at
 its first import: if it was imported before this package, :func:`log_if_onednn_off` says how to set it.
@@ -49,7 +49,7 @@ def log_if_onednn_off() -> None:
     if ONEDNN_ENV not in os.environ and onednn_enabled() is False:
         logger.warning(
             "TensorFlow runs without its oneDNN CPU kernels (it was imported before tf_videoswin on a CPU "
-            "without AVX512_VNNI/AVX512_BF16/AMX); Video Swin runs ~1.5x faster with them: set %s=1 "
+            "without AVX512_VNNI/AVX512_BF16/AMX); Video Swin runs ~1.4x faster with them: set %s=1 "
             "before importing TensorFlow",
             ONEDNN_ENV,
         )

@@ -1,107 +1,41 @@
-"""What every command-line app shares: exit codes, argument types and flags, quiet start-up, errors.
+"""What the apps share: :mod:`tf_videoswin.console` (exit codes, argument types and flags, logging
+set-up, error lines; the converter's command lines use it too) and the apps' own Ray flags.
 
-Importing this module imports neither TensorFlow nor torch: the apps parse their arguments and set up
-logging first, then import the heavy libraries (so ``--help`` is instant and TensorFlow's start-up
-messages can be silenced before TensorFlow loads).
+Importing this module imports neither TensorFlow nor torch.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
-import warnings
 
-from ..backend import use_tensorflow
-from ..config import PRECISIONS, check_attention_precision
-from . import quiet_stderr
+from ..console import (
+    EXIT_CODES_HELP,
+    EXIT_FAILURE,
+    EXIT_INPUT,
+    EXIT_OK,
+    add_attention_precision_argument,
+    add_verbose_argument,
+    check_attention_precision_argument,
+    configure_logging,
+    error,
+    parse_shape,
+    positive_int,
+)
 
-#: Exit codes of every command: success, a failed check (parity), bad input or an I/O error.
-EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
-EXIT_CODES_HELP = "exit codes: 0 ok, 1 parity failure, 2 bad input or I/O error"
-
-#: Environment variables for TensorFlow's own log levels (set only where the user has not set them);
-#: the absl messages TensorFlow 2.21 prints before these apply are filtered by :mod:`.quiet_stderr`.
-_QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "3", "GRPC_VERBOSITY": "ERROR", "GLOG_minloglevel": "3"}
-
-
-def configure_logging(verbose: bool = False) -> None:
-    """Log level for the toolkit, and TensorFlow's own output off unless ``verbose``.
-
-    Must run before TensorFlow is imported to silence its C++ messages. Every app and the converter
-    write or read TensorFlow formats, so their process runs Keras on TensorFlow whatever
-    ``KERAS_BACKEND`` the shell sets (:func:`tf_videoswin.backend.use_tensorflow`).
-    """
-    use_tensorflow()
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s"
-    )
-    if verbose:
-        return
-    for key, value in _QUIET_ENV.items():
-        os.environ.setdefault(key, value)
-    quiet_stderr.install()
-    for name in ("tensorflow", "absl", "keras", "h5py", "jax"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    for category in (DeprecationWarning, FutureWarning, UserWarning):
-        warnings.filterwarnings(
-            "ignore", category=category, module=r"(tensorflow|tf_keras|keras|tensorflow_hub)"
-        )
-    warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated")
-
-
-def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every step, and show TensorFlow's start-up messages"
-    )
-
-
-def parse_shape(text: str) -> tuple[int, int, int, int, int]:
-    """``"B,3,T,H,W"`` -> a clip shape (argparse type): five positive integers, 3 channels."""
-    try:
-        shape = tuple(int(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected B,3,T,H,W as five integers, got {text!r}") from None
-    if len(shape) != 5:
-        raise argparse.ArgumentTypeError(f"expected B,3,T,H,W as five integers, got {len(shape)} in {text!r}")
-    if shape[1] != 3:
-        raise argparse.ArgumentTypeError(
-            f"expected B,3,T,H,W with 3 (RGB) channels at the second place, got {shape[1]} in {text!r}"
-        )
-    if min(shape) < 1:
-        raise argparse.ArgumentTypeError(
-            f"expected B,3,T,H,W with positive sizes and 3 channels, got {text!r}"
-        )
-    return shape  # type: ignore[return-value]
-
-
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def add_attention_precision_argument(
-    parser: argparse.ArgumentParser,
-    help: str = "the dtype of the attention logits and softmax: float32 (default) or the same as --precision",
-) -> None:
-    """``--attention-precision``, checked against ``--precision`` by
-    :func:`check_attention_precision_argument`."""
-    parser.add_argument("--attention-precision", choices=PRECISIONS, default="float32", help=help)
-
-
-def check_attention_precision_argument(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit 2 with the parser's usage unless ``args.attention_precision`` suits ``args.precision``."""
-    try:
-        check_attention_precision(args.attention_precision, args.precision)
-    except ValueError as e:
-        parser.error(f"--attention-precision: {e}")
+__all__ = [
+    "EXIT_CODES_HELP",
+    "EXIT_FAILURE",
+    "EXIT_INPUT",
+    "EXIT_OK",
+    "add_attention_precision_argument",
+    "add_ray_arguments",
+    "add_verbose_argument",
+    "check_attention_precision_argument",
+    "configure_logging",
+    "error",
+    "parse_shape",
+    "positive_int",
+]
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,8 +46,3 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--num-actors", type=positive_int, default=2, help="ray: model actors, one loaded export each"
     )
-
-
-def error(message: object) -> None:
-    """An error line on stderr, as every app prints them."""
-    print(f"error: {message}", file=sys.stderr)

@@ -51,9 +51,9 @@ class GroupedAdamW:
         ]
         for opt, group in zip(self.optimizers, self.groups, strict=True):
             opt.build(group.variables)
-        # One traced update for every variable: eagerly, Keras dispatches each variable's AdamW ops
-        # one by one (~1.4 s a step for Swin-T's 173 variables on a 2-core CPU; traced, ~0.12 s, for
-        # one ~9 s trace per run). The learning rates are variables, set outside the trace.
+        # One traced update for every variable: eagerly, Keras dispatches each variable's AdamW ops one
+        # by one, ~10x slower per step for Swin-T (docs/performance.md), against one trace per run. The
+        # learning rates are variables, set outside the trace.
         self._apply = tf.function(self._apply_accumulated, autograph=False)
         self._accumulate = tf.function(self._add_to_accumulators, autograph=False)
 

@@ -1,6 +1,6 @@
 """Snippets for temporal localization: which frames make each snippet, and when each starts and ends.
 
-Pure functions, the conventions in one place (the README's "Snippet features" section says the same):
+Pure functions, the conventions in one place (docs/videos.md, "Snippet features", says the same):
 
 - **Frame grid.** Without a target rate the grid is the video's own frames at the container's average
   frame rate. With ``fps``, the video is resampled first: grid frame ``k`` (time ``k / fps``) is the

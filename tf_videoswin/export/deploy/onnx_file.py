@@ -4,7 +4,7 @@ Why this source: the TF deployment graph exports with exact GELU as ``Erf`` (ONN
 ``Erfc``, which tf2onnx writes for ``tf.nn.gelu``), no loops, and only standard ONNX operators, and the
 result matches the reference in both ONNX Runtime and OpenVINO. The alternative, ``torch.onnx`` of the
 PyTorch reference (TorchScript exporter, opset 17), is read by both runtimes but ONNX Runtime computes it
-wrongly (see the README's Deployment section).
+wrongly (see docs/deployment.md).
 """
 
 from __future__ import annotations
