@@ -25,15 +25,13 @@ from .window_ops import WindowGeometry, partition, reverse, window_partition, wi
 
 #: The MLP runs on slices of at least this many tokens (one 56x56 frame of the first stage): deeper
 #: stages, with 784, 196 or 49 tokens per (batch, time) slice, group consecutive slices so that their
-#: matmuls have enough rows to run at full rate (Swin-B stage 3: 153 GFLOP/s at 196 rows, 198 at 3136).
+#: matmuls have enough rows to run at full rate (docs/performance.md has the measurements).
 MLP_SLICE_TOKENS = 3136
 
 #: Attention takes as many consecutive windows per loop step as keep the step's score matrices within
 #: this many elements (8 MB in float32): Swin-T's first stage (3 heads x 392 x 392 per window) takes 4
-#: windows per step, its third (12 heads) one. A oneDNN batch matmul or softmax costs ~40 us per call
-#: whatever its size (measured on tiny inputs), against ~230 us of arithmetic for a whole Swin-T
-#: first-stage window; larger steps spill the scores out of cache (Swin-T stage 3 with 4 windows per
-#: step: 1.04x the time of one; stage 1 with 4: 0.92x the time of one).
+#: windows per step, its third (12 heads) one. Each oneDNN call has a fixed cost, so small windows are
+#: grouped; larger steps spill the scores out of cache (docs/performance.md).
 ATTENTION_STEP_SCORES = 2**21
 
 #: Name scopes of the two loops of a block (``benchmarks/profile_ops.py`` reads them from op names).
@@ -102,8 +100,8 @@ def normalize_tokens(tokens: tf.Tensor, epsilon: float = LAYER_NORM_EPSILON) -> 
     "channel", normalised over its ``C`` values with their biased variance. This is the subgraph that
     Keras 2's ``LayerNormalization`` emitted; TensorFlow's oneDNN graph rewrite turns it, with the
     ``* gamma + beta`` that follows, into one ``_MklLayerNorm`` kernel: one pass over the tokens
-    instead of mean, squared difference, mean, subtract, multiply and add (Swin-T exports: float32
-    forward 0.95x, bfloat16 0.91x). The rewrite needs ``M`` unknown while the graph is optimised
+    instead of mean, squared difference, mean, subtract, multiply and add (faster in float32 and
+    bfloat16; docs/performance.md). The rewrite needs ``M`` unknown while the graph is optimised
     (constant folding of a known ``M`` breaks its pattern), which is why :func:`layer_norm` uses this
     only for a dynamic token count. The SavedModel holds only standard ops (the rewrite happens where
     it runs); without oneDNN, TensorFlow's own kernel computes the same statistics.
@@ -209,9 +207,9 @@ def window_attention(
     cast once per block, the score matmul runs at the bf16/f16 rate and writes half the bytes, and
     neither the upcast of q and k nor the downcast of the probabilities is needed; oneDNN still
     accumulates the scores, adds the bias and mask, and computes the softmax in float32, but the
-    logits and the bias are rounded to the reduced dtype (on a Zen 4 with AVX512_BF16: a bfloat16
-    Swin-T forward 1.2x faster; its drift from float32 measured the same as with float32 logits,
-    because q and k already carry the bf16 rounding).
+    logits and the bias are rounded to the reduced dtype (faster on CPUs with bf16 arithmetic, at a
+    drift from float32 measured the same as with float32 logits, because q and k already carry the
+    bf16 rounding; docs/performance.md).
 
     The score matrices of all windows together are ~240 MB for Swin-T stage 1 and every pass over
     them is bound by memory bandwidth, so windows go through a few at a time in a loop
@@ -226,14 +224,12 @@ def window_attention(
       qkv bias is the kernel's last row, against a column of ones appended to the step's tokens,
       so that the matmul adds it: one pass over the step's ``C``-wide input instead of one over
       its ``3C``-wide output (oneDNN does not fuse an add into this broadcast batched matmul). Outputs
-      move by float32 round-off only (logits within 7e-7); paired rounds on a Zen 4: Swin-B's first
-      stage 1.02x, its third 1.00x, whole Swin-B forwards 0.99-1.02x, Swin-T within noise;
+      move by float32 round-off only;
     - the scores are laid out ``(nH, g, N, N)`` so that the bias ``(nH, 1, N, N)`` broadcasts over
       the step's windows, the layout in which oneDNN adds it inside the score matmul
       (``_MklFusedBatchMatMulV2``) instead of in a separate pass over the scores. A broadcast over one
       axis is fast there; one over two axes (``(1, 1, N, N)`` against ``(nH, g, N, N)``) takes
-      oneDNN's reference path, hundreds of times slower (measured: 560-600 ms instead of 1-2 ms
-      for one step).
+      oneDNN's reference path, hundreds of times slower.
 
     The arithmetic is the official one: the same products, scale applied to q, bias then mask added,
     softmax over the keys (float32 round-off differs with the kernels' summation order).
@@ -496,9 +492,8 @@ def swin_block(
 
 #: FunctionDef attributes of the block functions: each call stays a call instead of being inlined
 #: into the caller's graph, so Grappler optimises a stage's block once rather than once per block
-#: (Swin-B: 24 inlined copies of 4 x 2 functions). A fresh model's first call, beyond its second:
-#: Swin-T 2.3-3.1 s instead of 2.8-3.4 s, Swin-B 4.0-5.6 s instead of 6.4-6.9 s; whole forwards in
-#: paired rounds 0.975-1.032x (float32 and bfloat16, Swin-T and Swin-B): no steady-state change.
+#: (Swin-B: 24 inlined copies of 4 x 2 functions): a fresh model's first call is shorter, and the
+#: steady-state forward is unchanged (docs/performance.md).
 BLOCK_FUNCTION_ATTRIBUTES = {"_noinline": True}
 
 
