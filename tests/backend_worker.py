@@ -64,6 +64,9 @@ def golden_checks(args: argparse.Namespace, report: dict) -> None:
         out = _numpy(model(golden["input"]))
         report[f"golden/{name}"] = {k: _max_abs(out[k], golden[k]) for k in ("features", "pooled", "logits")}
         report[f"native/{name}"] = type(model(golden["input"][:1])["logits"]).__module__
+        # the same model object at another clip size: no rebuild, no fixed input shape
+        other = model(np.zeros((1, 3, 10, 48, 64), np.float32))
+        report[f"other_shape/{name}"] = [list(other["features"].shape), list(other["logits"].shape)]
         if name.startswith("swin_tiny"):
             last = tf_videoswin.from_pretrained(
                 name, checkpoint=checkpoint, progress=False, data_format="channels_last"

@@ -88,6 +88,15 @@ def test_from_pretrained_matches_official_goldens(report, name):
         assert diff <= GOLDEN_TOLERANCE, f"{report['backend']} {name} {key}: {diff:.3e}"
 
 
+def test_one_model_serves_other_clip_sizes(report):
+    from tf_videoswin import get_variant
+
+    for name in (TINY, STHV2):
+        arch = get_variant(name).arch
+        features, logits = report[f"other_shape/{name}"]
+        assert features == [1, arch.num_features, 5, 2, 2] and logits == [1, arch.num_classes]
+
+
 def test_same_variables_in_the_same_order_as_tensorflow(report):
     from tf_videoswin import build_model
 

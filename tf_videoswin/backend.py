@@ -82,7 +82,12 @@ def use_tensorflow(purpose: str = "this command") -> None:
 
     Raises:
         BackendError: Keras already runs on another backend in this process.
+        MissingDependencyError: TensorFlow is not installed.
     """
+    if "tensorflow" not in sys.modules and not _installed("tensorflow"):
+        raise MissingDependencyError(
+            f"{purpose} needs TensorFlow, which is not installed: {BACKENDS['tensorflow'][1]}"
+        )
     if "keras" in sys.modules:
         import keras
 

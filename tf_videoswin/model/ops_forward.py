@@ -31,7 +31,14 @@ from ..config import LAYER_NORM_EPSILON
 from ..geometry import MASK_VALUE, Size3, StageGeometry, region_labels, stage_geometry
 
 if TYPE_CHECKING:
-    from .layers import BasicLayer, PatchEmbed3D, PatchMerging, SwinTransformer3D, SwinTransformerBlock3D
+    from .layers import (
+        BasicLayer,
+        PatchEmbed3D,
+        PatchMerging,
+        SwinTransformer3D,
+        SwinTransformerBlock3D,
+        WindowAttention3D,
+    )
 
 Tensor = Any
 #: Receives ``(module path, output)`` of every block and stage (see ``SwinTransformer3D.call``).
@@ -109,7 +116,7 @@ def window_reverse(windows: Tensor, window: Size3, padded: Size3) -> Tensor:
 
 def window_attention(
     windows: Tensor,
-    attn,
+    attn: WindowAttention3D,
     geometry: StageGeometry,
     mask: Tensor | None,
     dtype: str = "float32",
