@@ -109,6 +109,8 @@ def test_tensorflow_weights_file_gives_the_same_numbers(report):
         assert diff <= CROSS_BACKEND_TOLERANCE, f"{key}: {diff:.3e}"
     for key, diff in report["export_folder"].items():
         assert diff <= CROSS_BACKEND_TOLERANCE, f"export folder {key}: {diff:.3e}"
+    for key, diff in report["keras_file"].items():  # the .keras file written on TensorFlow
+        assert diff <= CROSS_BACKEND_TOLERANCE, f".keras {key}: {diff:.3e}"
     for key, diff in report["preset"].items():  # the keras-hub preset written on TensorFlow
         assert diff <= CROSS_BACKEND_TOLERANCE, f"preset {key}: {diff:.3e}"
 

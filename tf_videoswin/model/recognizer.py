@@ -122,9 +122,13 @@ class Recognizer3D(keras.Model):
     def channels_last(self) -> bool:
         return self.data_format == "channels_last"
 
-    def check_clip(self, shape: tuple[int | None, ...]) -> None:
+    def check_clip(self, shape) -> None:
         """Raise :class:`~tf_videoswin.errors.ClipShapeError` unless ``shape`` is a 5-D clip with
-        ``in_chans`` channels where :attr:`data_format` puts them."""
+        ``in_chans`` channels where :attr:`data_format` puts them (a shape of unknown rank, inside a
+        TensorFlow graph, is left to the graph)."""
+        if getattr(shape, "rank", 0) is None:
+            return
+        shape = tuple(shape)
         layout = "(B, T, H, W, 3)" if self.channels_last else "(B, 3, T, H, W)"
         axis = 4 if self.channels_last else 1
         if len(shape) != 5 or shape[axis] not in (None, self.config.in_chans):
@@ -172,7 +176,7 @@ class Recognizer3D(keras.Model):
     ) -> tf.Tensor:
         """Backbone output after the final norm, ``(B, 8C, T', H', W')`` (channels-last:
         ``(B, T', H', W', 8C)``); ``on_output``: see the backbone."""
-        self.check_clip(tuple(video.shape))
+        self.check_clip(video.shape)
         return self.backbone(video, training=training, on_output=on_output, channels_last=self.channels_last)
 
     def pool(self, features: tf.Tensor) -> tf.Tensor:
@@ -195,7 +199,7 @@ class Recognizer3D(keras.Model):
         ``jax.jit`` of the forward (compiled once per clip shape); inside a trace (``fit``, a user's
         ``jit``) it is part of that trace. PyTorch: eager, as PyTorch runs.
         """
-        self.check_clip(tuple(video.shape))
+        self.check_clip(video.shape)
         if on_tensorflow():
             import tensorflow as tf
 
@@ -285,7 +289,7 @@ class Recognizer3D(keras.Model):
 
     def compute_output_spec(self, video, training=None) -> dict:
         """Output shapes without running the model (symbolic calls: ``keras.Input``, summaries)."""
-        self.check_clip(tuple(video.shape))
+        self.check_clip(video.shape)
         batch = video.shape[0]
         size = video.shape[1:4] if self.channels_last else video.shape[2:5]
         t, h, w = output_size(tuple(size), self.config.patch_size, len(self.config.depths))
