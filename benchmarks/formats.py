@@ -39,9 +39,8 @@ if __package__ in (None, ""):  # run as a script: import from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tf_videoswin.console import parse_shape, positive_int
+from tf_videoswin.export.deploy.targets import DEPLOY_FORMATS
 from tf_videoswin.variants import VARIANTS
-
-DEPLOY_FORMATS = ("tflite", "onnx", "openvino")
 
 
 # ------------------------------------------------------------------------------------- child process

@@ -36,7 +36,11 @@ from tf_videoswin.console import (
     error,
     parse_shape,
 )
-from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE, PRECISIONS, check_tflite_precisions
+from tf_videoswin.export.deploy.targets import (
+    DEFAULT_DEPLOY_SHAPE,
+    DEPLOY_PRECISIONS,
+    check_tflite_precisions,
+)
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 FORMATS_HELP = (
@@ -108,11 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--tflite-precisions",
         type=parse_tflite_precisions,
-        default=PRECISIONS["tflite"],
+        default=DEPLOY_PRECISIONS["tflite"],
         metavar="LIST",
         help="comma-separated precisions of the tflite files: float32 (exact, proven against the reference), "
         "float16 and int8 (weights only, lossy: their drift is recorded); default: "
-        + ",".join(PRECISIONS["tflite"]),
+        + ",".join(DEPLOY_PRECISIONS["tflite"]),
     )
     p.add_argument(
         "--precision",

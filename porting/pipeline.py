@@ -24,11 +24,11 @@ from tf_videoswin.errors import ExportFormatError
 from tf_videoswin.export.deploy.targets import (
     DEFAULT_DEPLOY_SHAPE,
     DEPLOY_FORMATS,
+    DEPLOY_PRECISIONS,
     DeployTarget,
     check_tflite_precisions,
     plan_targets,
 )
-from tf_videoswin.export.deploy.targets import PRECISIONS as DEPLOY_PRECISIONS
 from tf_videoswin.export.files import sha256_file
 from tf_videoswin.export.keras_files import KERAS_FORMATS
 from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+from .deploy.targets import DEPLOY_FORMATS
 from .metadata import ExportFile, ExportMetadata
-
-#: Formats of deployment files (LiteRT, ONNX, OpenVINO), described in their own section.
-DEPLOY_FORMATS = ("tflite", "onnx", "openvino")
 
 
 def _figures(parity: dict) -> str:

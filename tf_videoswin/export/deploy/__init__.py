@@ -18,6 +18,6 @@ Needs TensorFlow; the converters and runtimes are the optional ``deploy`` extra
 (``pip install 'tf-videoswin[deploy]'``), imported only when a file of their format is made or run.
 """
 
-from .targets import DEFAULT_DEPLOY_SHAPE, DEPLOY_FORMATS, PRECISIONS, DeployTarget, plan_targets
+from .targets import DEFAULT_DEPLOY_SHAPE, DEPLOY_FORMATS, DEPLOY_PRECISIONS, DeployTarget, plan_targets
 
-__all__ = ["DEFAULT_DEPLOY_SHAPE", "DEPLOY_FORMATS", "PRECISIONS", "DeployTarget", "plan_targets"]
+__all__ = ["DEFAULT_DEPLOY_SHAPE", "DEPLOY_FORMATS", "DEPLOY_PRECISIONS", "DeployTarget", "plan_targets"]

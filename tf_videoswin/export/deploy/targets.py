@@ -9,9 +9,9 @@ from collections.abc import Sequence
 DEPLOY_FORMATS = ("tflite", "onnx", "openvino")
 #: The official evaluation clip (B, 3, T, H, W).
 DEFAULT_DEPLOY_SHAPE = (1, 3, 32, 224, 224)
-#: Precisions per format: TFLite float32, float16 weights and dynamic-range int8 weights; ONNX and
-#: OpenVINO in float32.
-PRECISIONS = {"tflite": ("float32", "float16", "int8"), "onnx": ("float32",), "openvino": ("float32",)}
+#: Precisions per deployment format (not the model's ``precision``, :data:`tf_videoswin.config.PRECISIONS`):
+#: TFLite float32, float16 weights and dynamic-range int8 weights; ONNX and OpenVINO in float32.
+DEPLOY_PRECISIONS = {"tflite": ("float32", "float16", "int8"), "onnx": ("float32",), "openvino": ("float32",)}
 #: Lossless precisions: their files must match the reference within the parity tolerance.
 EXACT_PRECISIONS = ("float32",)
 _EXTENSIONS = {"tflite": ".tflite", "onnx": ".onnx", "openvino": ".xml"}
@@ -29,7 +29,7 @@ class DeployTarget:
     Attributes:
         format: ``tflite``, ``onnx`` or ``openvino``.
         kind: ``classifier`` (logits), ``feature_extractor`` (features, pooled) or ``model`` (all three).
-        precision: ``float32``, ``float16`` or ``int8`` (see :data:`PRECISIONS`).
+        precision: ``float32``, ``float16`` or ``int8`` (see :data:`DEPLOY_PRECISIONS`).
         shape: the clip shape ``(B, 3, T, H, W)``; ``B`` is ``None`` for a dynamic batch axis.
     """
 
@@ -49,12 +49,12 @@ class DeployTarget:
 
 
 def check_tflite_precisions(precisions: Sequence[str]) -> tuple[str, ...]:
-    """TFLite precisions in the canonical order of :data:`PRECISIONS`, without repeats.
+    """TFLite precisions in the canonical order of :data:`DEPLOY_PRECISIONS`, without repeats.
 
     Raises:
         ValueError: an unknown precision, or none at all.
     """
-    allowed = PRECISIONS["tflite"]
+    allowed = DEPLOY_PRECISIONS["tflite"]
     unknown = sorted({p for p in precisions if p not in allowed})
     if unknown:
         raise ValueError(f"unknown TFLite precision(s) {unknown}; expected some of {', '.join(allowed)}")
@@ -67,7 +67,7 @@ def plan_targets(
     formats: Sequence[str],
     shape: Sequence[int],
     include_top: bool = True,
-    tflite_precisions: Sequence[str] = PRECISIONS["tflite"],
+    tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
 ) -> list[DeployTarget]:
     """The files ``formats`` ask for at clip ``shape``.
 
@@ -79,7 +79,7 @@ def plan_targets(
         formats: any of :data:`DEPLOY_FORMATS` (others are ignored).
         shape: ``(B, 3, T, H, W)``.
         include_top: the model has a classification head (else only feature extractors are made).
-        tflite_precisions: some of ``PRECISIONS["tflite"]`` (default: all of them).
+        tflite_precisions: some of ``DEPLOY_PRECISIONS["tflite"]`` (default: all of them).
     Raises:
         ValueError: an unknown format or TFLite precision.
     """
