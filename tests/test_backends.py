@@ -135,36 +135,39 @@ def test_tensorflow_only_actions_are_refused_by_name(report):
     assert "do not fit" in report["other_variant_refused"]
 
 
+def _python(code: str, backend: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter with ``KERAS_BACKEND=backend`` (Keras reads it once, at import)."""
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+#: Builds a model and prints the named error it raises, if any.
+BUILD = (
+    "import tf_videoswin\n"
+    "try:\n"
+    "    tf_videoswin.build_model('swin_tiny_patch244_window877_kinetics400_1k')\n"
+    "except tf_videoswin.VideoSwinError as e:\n"
+    "    print('NAMED', type(e).__name__, e)\n"
+)
+
+
 def test_missing_backend_library_is_named():
     """KERAS_BACKEND=jax without JAX: MissingDependencyError naming the extra, not Keras' traceback."""
-    code = (
+    block_jax = (
         "import sys, importlib.abc\n"
         "class Block(importlib.abc.MetaPathFinder):\n"
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] == 'jax': raise ImportError('blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import tf_videoswin\n"
-        "try:\n"
-        "    tf_videoswin.build_model('swin_tiny_patch244_window877_kinetics400_1k')\n"
-        "except tf_videoswin.MissingDependencyError as e:\n"
-        "    print('NAMED', e)\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert "NAMED" in run.stdout and "tf-videoswin[jax]" in run.stdout, run.stderr[-2000:]
+    run = _python(block_jax + BUILD, "jax")
+    assert "NAMED MissingDependencyError" in run.stdout, run.stderr[-2000:]
+    assert "tf-videoswin[jax]" in run.stdout
 
 
 def test_unknown_backend_is_refused():
-    code = (
-        "import tf_videoswin\n"
-        "try:\n"
-        "    tf_videoswin.build_model('swin_tiny_patch244_window877_kinetics400_1k')\n"
-        "except tf_videoswin.BackendError as e:\n"
-        "    print('NAMED', e)\n"
-    )
-    env = {**os.environ, "KERAS_BACKEND": "numpy"}
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
-    assert "NAMED" in run.stdout and "tensorflow, jax, torch" in run.stdout, run.stderr[-2000:]
+    run = _python(BUILD, "numpy")
+    assert "NAMED BackendError" in run.stdout and "tensorflow, jax, torch" in run.stdout, run.stderr[-2000:]
 
 
 def test_apps_run_keras_on_tensorflow_whatever_the_shell_selects():
@@ -173,6 +176,5 @@ def test_apps_run_keras_on_tensorflow_whatever_the_shell_selects():
         "configure_logging(False)\n"
         "import keras; print('BACKEND', keras.backend.backend())\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    run = _python(code, "jax")
     assert "BACKEND tensorflow" in run.stdout, run.stderr[-2000:]
