@@ -34,9 +34,15 @@ from tf_videoswin.cli.common import (
     configure_logging,
     error,
     parse_shape,
+    positive_float,
 )
 from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
-from tf_videoswin.export.deploy.targets import DEFAULT_DEPLOY_SHAPE, PRECISIONS, check_tflite_precisions
+from tf_videoswin.export.deploy.targets import (
+    DEFAULT_DEPLOY_SHAPE,
+    DEPLOY_FORMATS,
+    PRECISIONS,
+    check_tflite_precisions,
+)
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 FORMATS_HELP = (
@@ -86,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing export of this variant")
     p.add_argument(
         "--tolerance",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TOLERANCE,
         help=f"max-abs parity tolerance (default: {DEFAULT_TOLERANCE:g})",
     )
@@ -100,14 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--deploy-shape",
         type=parse_shape,
-        default=DEFAULT_DEPLOY_SHAPE,
         help="B,3,T,H,W clip shape of the tflite/onnx/openvino files (TFLite: fixed; ONNX and OpenVINO: "
         f"fixed T,H,W, any batch; default: {','.join(map(str, DEFAULT_DEPLOY_SHAPE))})",
     )
     p.add_argument(
         "--tflite-precisions",
         type=parse_tflite_precisions,
-        default=PRECISIONS["tflite"],
         metavar="LIST",
         help="comma-separated precisions of the tflite files: float32 (exact, proven against the reference), "
         "float16 and int8 (weights only, lossy: their drift is recorded); default: "
@@ -229,6 +233,24 @@ def _proof(f) -> str:
     return f" {f.precision} (lossy): max abs vs reference_torch {worst:.2e}{extra}"
 
 
+def check_deploy_flags(args: argparse.Namespace) -> str | None:
+    """A deployment flag given without the format it shapes, as a message (it would change nothing);
+    else ``None``, with the flags' defaults filled in."""
+    deploy = [f for f in args.formats if f in DEPLOY_FORMATS]
+    if args.deploy_shape is not None and not deploy:
+        return (
+            "--deploy-shape sets the clip shape of the tflite/onnx/openvino files; add one of them to "
+            "--formats, or drop --deploy-shape"
+        )
+    if args.tflite_precisions is not None and "tflite" not in args.formats:
+        return "--tflite-precisions applies to tflite files; add tflite to --formats, or drop it"
+    if args.deploy_shape is None:
+        args.deploy_shape = DEFAULT_DEPLOY_SHAPE
+    if args.tflite_precisions is None:
+        args.tflite_precisions = PRECISIONS["tflite"]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Convert one variant (``--variant``) or a directory of checkpoints (``--all``).
 
@@ -257,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         args.formats = normalize_formats(args.formats)
     except ValueError as e:
         parser.error(f"--formats: {e}")
+    problem = check_deploy_flags(args)
+    if problem:
+        parser.error(problem)
 
     from tf_videoswin.errors import ExportCheckError, ParityError, VideoSwinError
 

@@ -36,22 +36,12 @@ from .common import (
     add_verbose_argument,
     configure_logging,
     error,
+    positive_float,
     positive_int,
 )
 
 #: Suffixes that name a single file: --out must not silently become a folder (or another format).
 _FILE_SUFFIXES = (".parquet", ".pq", ".npz", ".npy", ".h5", ".hdf5", ".pkl", ".csv", ".json")
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,25 +39,15 @@ from .common import (
     add_verbose_argument,
     configure_logging,
     error,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
     positive_int,
 )
 
 EXIT_INTERRUPTED = 130
 logger = logging.getLogger("tf_videoswin.finetune")
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a value in [0, 1], got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,14 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", type=Path, help="validation videos (same formats): top-1 after each epoch")
     p.add_argument("--val-every", type=positive_int, default=1, help="validate every N epochs (and the last)")
     g = p.add_argument_group("recipe overrides (default: the variant's official config)")
-    g.add_argument("--lr", type=_positive_float, help="base learning rate (upstream: for 64 videos per step)")
-    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--lr", type=positive_float, help="base learning rate (upstream: for 64 videos per step)")
+    g.add_argument("--weight-decay", type=non_negative_float)
     g.add_argument(
         "--batch-size", type=positive_int, help="videos per iteration (upstream: 8 // update_interval)"
     )
     g.add_argument("--update-interval", type=positive_int, help="iterations per optimizer step")
-    g.add_argument("--warmup-epochs", type=float)
-    g.add_argument("--label-smoothing", type=_fraction)
+    g.add_argument("--warmup-epochs", type=non_negative_float)
+    g.add_argument("--label-smoothing", type=fraction)
     g.add_argument(
         "--param-groups",
         choices=PARAM_GROUP_MODES,
@@ -114,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--crop-size", type=positive_int, help="upstream 224")
     g.add_argument("--short-side", type=positive_int, help="training resize (default: crop x 256/224)")
     r = p.add_argument_group("run")
-    r.add_argument("--seed", type=int, default=0, help="data order and augmentation seed")
+    r.add_argument("--seed", type=non_negative_int, default=0, help="data order and augmentation seed")
     r.add_argument("--recompute", action="store_true", help="gradient checkpointing per Swin block (memory)")
     r.add_argument("--compile", action="store_true", help="trace the training step with tf.function")
     r.add_argument(
@@ -125,7 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(bfloat16: faster on CPUs with bf16 arithmetic, less activation memory)",
     )
     r.add_argument("--workers", type=positive_int, default=2, help="decoding threads")
-    r.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N iterations")
+    r.add_argument(
+        "--checkpoint-every", type=non_negative_int, default=0, help="also checkpoint every N iterations"
+    )
     r.add_argument("--keep-checkpoints", type=positive_int, default=2)
     r.add_argument("--restart", action="store_true", help="discard the work dir's checkpoints and start over")
     r.add_argument("--overwrite", action="store_true", help="replace an OUTPUT_DIR made by another run")
