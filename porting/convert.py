@@ -33,6 +33,7 @@ from tf_videoswin.cli.common import (
     check_attention_precision_argument,
     configure_logging,
     error,
+    outcome_code,
     parse_shape,
     positive_float,
 )
@@ -257,7 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        The exit code: 0 ok, 1 parity failure (nothing exported), 2 bad input or I/O error.
+        The exit code (docs/exit-codes.md): 0 ok, 1 parity failure (nothing exported), 2 bad input or
+        I/O error; with ``--all``, 3 when some checkpoints failed and the others were converted.
     Example:
         >>> main(["--variant", "swin_tiny_patch244_window877_kinetics400_1k", "--checkpoint", "tiny.pth"])
         ... # doctest: +SKIP
@@ -309,7 +311,7 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
     if not found:
         error(f"no <variant>.pth files in {args.all}; expected names like {next(iter(VARIANTS))}.pth")
         return EXIT_INPUT
-    rows, code = [], EXIT_OK
+    rows, parity_failed, failed = [], False, 0
     for name, path in found:
         try:
             result = _convert_one(args, name, path)
@@ -320,16 +322,17 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
         except ParityError as e:
             error(f"{name}: {e}")
             rows.append((name, "PARITY FAILED", f"{e.report.first_failure.max_abs:.2e}", ""))
-            code = max(code, EXIT_FAILURE)
+            parity_failed = True
         except input_errors as e:
             error(f"{name}: {e}")
             rows.append((name, "ERROR", "", ""))
-            code = EXIT_INPUT
+            failed += 1
     width = max(len("variant"), *(len(r[0]) for r in rows))
     print(f"\n{'variant':<{width}} {'status':<14} {'max_abs':>9} {'seconds':>8}")
     for name, status, worst, secs in rows:
         print(f"{name:<{width}} {status:<14} {worst:>9} {secs:>8}")
-    return code
+    # A parity failure outranks the rest: it is the one result that says a port is wrong.
+    return EXIT_FAILURE if parity_failed else outcome_code(len(rows) - failed, failed)
 
 
 def _checkpoint_in(directory: Path, name: str) -> Path | None:

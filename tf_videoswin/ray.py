@@ -107,7 +107,8 @@ class _Predictor:
     def __init__(self, model_dir: str, batch_size: int) -> None:
         from .export.serving import load_serving
 
-        self.serving = load_serving(model_dir, ("logits",))
+        # The driver checked the files (or was told --no-verify) before starting the actors.
+        self.serving = load_serving(model_dir, ("logits",), verify=False)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:
@@ -137,7 +138,8 @@ class _FeatureActor:
     def __init__(self, model_dir: str, preprocessing, request) -> None:
         from .export.serving import load_serving
 
-        self.serving = load_serving(model_dir, ("features", "pooled"))
+        # The driver checked the files (or was told --no-verify) before starting the actors.
+        self.serving = load_serving(model_dir, ("features", "pooled"), verify=False)
         self.preprocessing = preprocessing
         self.request = request
 

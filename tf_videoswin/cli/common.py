@@ -17,9 +17,29 @@ import warnings
 from ..config import PRECISIONS, check_attention_precision
 from . import quiet_stderr
 
-#: Exit codes of every command: success, a failed check (parity), bad input or an I/O error.
-EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
-EXIT_CODES_HELP = "exit codes: 0 ok, 1 parity failure, 2 bad input or I/O error"
+#: Exit codes of every app, one rule (docs/exit-codes.md): every input processed; a failed check
+#: (parity); bad input, an I/O error, or nothing processed (no input found, every input failed);
+#: some inputs failed and the others were kept. 130: interrupted (Ctrl-C).
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = (
+    "exit codes: 0 every input processed, 1 parity failure, 2 bad input, I/O error or nothing "
+    "processed (no input found, all failed), 3 some inputs failed (the others kept), 130 interrupted; "
+    "see docs/exit-codes.md"
+)
+
+
+def outcome_code(processed: int, failed: int) -> int:
+    """The exit code of a run over many inputs (videos, checkpoints).
+
+    ``processed`` counts the inputs whose output exists, including those kept from an earlier run;
+    ``failed`` those that failed in this run. Nothing processed (no input, or all failed) is exit 2,
+    so a script never takes an empty result for success.
+    """
+    if processed == 0:
+        return EXIT_INPUT
+    return EXIT_PARTIAL if failed else EXIT_OK
+
 
 #: Environment variables for TensorFlow's own log levels (set only where the user has not set them);
 #: the absl messages TensorFlow 2.21 prints before these apply are filtered by :mod:`.quiet_stderr`.
@@ -146,6 +166,16 @@ def check_attention_precision_argument(parser: argparse.ArgumentParser, args: ar
         check_attention_precision(args.attention_precision, args.precision)
     except ValueError as e:
         parser.error(f"--attention-precision: {e}")
+
+
+def add_no_verify_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-verify``: load an export without checking its files against the metadata's sha256."""
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not check the export's files against the size and sha256 in its metadata "
+        "(for exports edited on purpose)",
+    )
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:

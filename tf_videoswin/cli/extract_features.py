@@ -30,12 +30,14 @@ from pathlib import Path
 
 from ..video.sampling import VIEW_MODES
 from .common import (
+    EXIT_CODES_HELP,
     EXIT_INPUT,
-    EXIT_OK,
+    add_no_verify_argument,
     add_ray_arguments,
     add_verbose_argument,
     configure_logging,
     error,
+    outcome_code,
     positive_float,
     positive_int,
 )
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tf_videoswin.extract_features",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
     )
     p.add_argument(
         "sources", nargs="+", type=Path, help="video files, directories of videos, text lists of paths"
@@ -101,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="local: this process; ray: Ray Data (decode tasks + model actor pool), same output",
     )
+    add_no_verify_argument(p)
     add_ray_arguments(p)
     add_verbose_argument(p)
     return p
@@ -155,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        The exit code: 0 when the run finished (videos that failed are listed and skipped), 2 on an
-        unusable export, source, option or output.
+        The exit code (docs/exit-codes.md): 0 when every video has its features, 3 when some failed
+        (listed, retried next run; the others kept), 2 when none has features, no video was found, or
+        on an unusable export, source, option or output.
     Example:
         >>> main(["videos/", "--model", "exports/<variant>/feature_extractor", "--out", "features/"])
         ... # doctest: +SKIP
@@ -177,7 +182,10 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         videos = [str(v) for v in collect_videos(args.sources)]
-        serving = serving_lib.load_serving(args.model, ("features", "pooled"))
+        if not videos:  # before any output exists: no folder is created for nothing
+            error(f"no videos in {', '.join(map(str, args.sources))}")
+            return EXIT_INPUT
+        serving = serving_lib.load_serving(args.model, ("features", "pooled"), verify=not args.no_verify)
         pre, variant = serving.metadata.preprocessing, serving.metadata.variant
         spec = None
         if args.snippets:
@@ -231,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
             error(f"--single-file {args.single_file}: {e}")
             return EXIT_INPUT
     print(f"{done} extracted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}")
-    return EXIT_OK
+    return outcome_code(done + skipped, len(errors))
 
 
 def _iter_local(serving, videos: list[str], pre, request, on_batch) -> Iterator[tuple[str, object, str]]:

@@ -19,7 +19,8 @@ Checkpoints (model, optimizer, accumulators, position) go to --work-dir (default
 after every epoch; running the same command again resumes from the newest one. At the end the
 export (classifier/, feature_extractor/, metadata, model card) is written to OUTPUT_DIR atomically and
 verified by reloading; predict, evaluate and hub.KerasLayer use it like a converted export.
-Exit codes: 0 done, 2 bad input, 130 interrupted (resume by running the command again).
+Exit codes (docs/exit-codes.md): 0 done, 2 bad input, 130 interrupted (resume by running the command
+again).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ from pathlib import Path
 
 from ..config import TRAINING_PRECISIONS
 from .common import (
+    EXIT_CODES_HELP,
     EXIT_INPUT,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     add_verbose_argument,
     configure_logging,
@@ -46,7 +49,6 @@ from .common import (
     positive_int,
 )
 
-EXIT_INTERRUPTED = 130
 logger = logging.getLogger("tf_videoswin.finetune")
 
 
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tf_videoswin.finetune",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
     )
     p.add_argument("data", type=Path, help="a folder of class folders, or an annotation list")
     p.add_argument(
