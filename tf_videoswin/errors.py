@@ -92,3 +92,13 @@ class VideoSourceError(VideoSwinError, FileNotFoundError):
 class FeatureStoreError(VideoSwinError, RuntimeError):
     """An output that cannot take these features: another variant or other options than the rows it
     already holds, not a feature folder, or a name that asks for another format."""
+
+
+class OutputBusyError(VideoSwinError, RuntimeError):
+    """Another live process is writing the same output (features, predictions, export, work dir);
+    the message names its pid. One writer per output keeps every row exactly once."""
+
+
+class OutputWriteError(VideoSwinError, OSError):
+    """An output could not be written (a full disk, no permission, an I/O error); the message names the
+    file and the reason. Nothing half-written is left, and the previous output is intact."""

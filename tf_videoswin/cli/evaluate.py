@@ -119,8 +119,8 @@ def _classifier_dir(model: Path) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from ..datasets import read_annotation_list
     from ..errors import DatasetError, ExportFormatError
-    from ..evaluation import store as store_lib
     from ..export.serving import load_serving
+    from ..output_lock import OutputLock, lock_file_for
 
     if args.compare_torch is not None and args.engine == "ray":
         raise ExportFormatError("--compare-torch runs locally; drop --engine ray")
@@ -150,8 +150,18 @@ def _run(args: argparse.Namespace) -> int:
         "views": args.views,
         "preprocessing": meta.preprocessing.to_dict(),
     }
+    with OutputLock(out, lock_file_for(out, inside=False)):  # one writer: each video's row once
+        return _evaluate(args, serving, labels, out, identity)
+
+
+def _evaluate(args, serving, labels: dict[str, int], out: Path, identity: dict) -> int:
+    """Predict (resuming), summarise and print, as the only writer of ``out``; the exit code."""
+    from ..errors import ExportFormatError
+    from ..evaluation import store as store_lib
+
     if args.overwrite:
         store_lib.remove_predictions(out)
+    store_lib.remove_stale_temporaries(out)
     previous = store_lib.read_sidecar(out)
     created = previous is None and not out.exists()  # so a run that evaluates nothing leaves nothing
     if previous is not None and previous.get("model") != identity:

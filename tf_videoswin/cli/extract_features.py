@@ -178,8 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..features import NpzFeatureStore, ParquetFeatureStore, check_unique_ids
     from ..features.compute import FeatureRequest
     from ..video import SnippetSpec, collect_videos
-    from .progress import ExtractionProgress
 
+    store = None
     try:
         videos = [str(v) for v in collect_videos(args.sources)]
         if not videos:  # before any output exists: no folder is created for nothing
@@ -216,11 +216,29 @@ def main(argv: list[str] | None = None) -> int:
             require_ray()
             serving = None  # the driver needs only the metadata; each actor loads its own copy
         store.open()
+        todo = [v for v in videos if v not in store]  # again under the lock: rows of a run just ended
     except (VideoSwinError, OSError, ValueError) as e:
+        if store is not None:
+            store.close()
         error(e)
         return EXIT_INPUT
+    try:
+        return _extract(args, store, serving, videos, todo, pre, request, spec is not None)
+    except VideoSwinError as e:  # e.g. OutputWriteError: a full disk; the parts written are whole
+        error(e)
+        return EXIT_INPUT
+    finally:
+        store.close()
+
+
+def _extract(args, store, serving, videos: list[str], todo: list[str], pre, request, snippets: bool) -> int:
+    """Compute and store the features of ``todo``; print the summary; the exit code."""
+    from ..errors import VideoSwinError
+    from .progress import ExtractionProgress
+
     skipped = len(videos) - len(todo)
-    with ExtractionProgress(len(todo), spec is not None, args.no_progress) as progress:
+
+    with ExtractionProgress(len(todo), snippets, args.no_progress) as progress:
         if args.engine == "ray":
             from ..ray import iter_features_with_ray
 
@@ -235,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             export_file(args.out, args.single_file)
-        except OSError as e:
+        except (OSError, VideoSwinError) as e:
             error(f"--single-file {args.single_file}: {e}")
             return EXIT_INPUT
     print(f"{done} extracted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}")

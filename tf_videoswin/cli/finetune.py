@@ -177,9 +177,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     from ..errors import VideoSwinError
+    from ..output_lock import OutputLock, lock_file_for
+    from ..training.checkpoint import remove_stale_temporaries
 
+    work_dir = _work_dir(args)
     try:
-        return _run(args)
+        # One run per work dir (the lock sits next to it: --restart deletes the folder itself).
+        with OutputLock(work_dir, lock_file_for(work_dir, inside=False)):
+            remove_stale_temporaries(work_dir)
+            return _run(args)
     except (VideoSwinError, FileExistsError, OSError, ValueError) as e:
         error(e)
         return EXIT_INPUT
@@ -245,7 +251,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     run_id = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     run["epochs"] = options.epochs
-    work_dir = args.work_dir or args.output_dir.with_name(args.output_dir.name + ".train")
+    work_dir = _work_dir(args)
     if args.restart and work_dir.exists():
         shutil.rmtree(work_dir)
     saved = read_run(work_dir)
@@ -338,6 +344,10 @@ def _run(args: argparse.Namespace) -> int:
         overwrite=True,  # checked above: absent, ours, or --overwrite
     )
     return _report(args, trainer, meta, up_to_date=False)
+
+
+def _work_dir(args: argparse.Namespace) -> Path:
+    return args.work_dir or args.output_dir.with_name(args.output_dir.name + ".train")
 
 
 def _model_name(args: argparse.Namespace) -> str:
