@@ -109,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     r = p.add_argument_group("run")
     r.add_argument("--seed", type=non_negative_int, default=0, help="data order and augmentation seed")
     r.add_argument("--recompute", action="store_true", help="gradient checkpointing per Swin block (memory)")
+    r.add_argument(
+        "--memory-budget",
+        type=positive_float,
+        metavar="GB",
+        help="memory a training step may use (default: 80%% of this machine's); where the settings would "
+        "need more, the batch is split into accumulation steps (same videos per update) or --recompute "
+        "is turned on, and the log says so",
+    )
     r.add_argument("--compile", action="store_true", help="trace the training step with tf.function")
     r.add_argument(
         "--precision",
@@ -236,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     arch = get_variant(args.variant).arch.replace(num_classes=data.num_classes)
+    recipe, options = fit_memory(args, arch, recipe, options)
     run = {
         "variant": args.variant,
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
@@ -344,6 +353,33 @@ def _run(args: argparse.Namespace) -> int:
         overwrite=True,  # checked above: absent, ours, or --overwrite
     )
     return _report(args, trainer, meta, up_to_date=False)
+
+
+def fit_memory(args: argparse.Namespace, arch, recipe, options):
+    """``(recipe, options)`` whose training step fits the memory budget (see
+    :func:`tf_videoswin.training.memory.plan_memory`); each change is logged as a warning.
+
+    Raises:
+        TrainingError: nothing fits; before any model is built or any video decoded.
+    """
+    import dataclasses
+
+    from ..training.memory import GB, plan_memory
+
+    plan = plan_memory(
+        arch,
+        options.batch_size,
+        recipe.update_interval,
+        recipe.pipeline.clip_len,
+        recipe.pipeline.crop_size,
+        args.precision,
+        options.recompute,
+        budget_bytes=None if args.memory_budget is None else args.memory_budget * GB,
+    )
+    for change in plan.changes:
+        logger.warning(change)
+    recipe = recipe.replace(update_interval=plan.update_interval)
+    return recipe, dataclasses.replace(options, batch_size=plan.batch_size, recompute=plan.recompute)
 
 
 def _work_dir(args: argparse.Namespace) -> Path:
