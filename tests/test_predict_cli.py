@@ -135,7 +135,9 @@ def test_extract_features_keeps_finished_videos_when_interrupted(videos, tmp_pat
 
     cfg = get_variant("swin_tiny_patch244_window877_kinetics400_1k")
     meta = ExportMetadata(cfg.name, cfg.arch, cfg.preprocessing, tuple(load_labels(cfg)), cfg.dataset, {})
-    monkeypatch.setattr(inference, "load_serving", lambda export, outputs: SimpleNamespace(metadata=meta))
+    monkeypatch.setattr(
+        inference, "load_serving", lambda export, outputs, verify=True: SimpleNamespace(metadata=meta)
+    )
     monkeypatch.setattr(inference, "pooled_features", fake_features)
     argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--format", "npz", "--no-progress"]
     with pytest.raises(KeyboardInterrupt):
