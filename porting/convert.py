@@ -44,6 +44,7 @@ from tf_videoswin.export.deploy.targets import (
     PRECISIONS,
     check_tflite_precisions,
 )
+from tf_videoswin.output_lock import recover_target
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 FORMATS_HELP = (
@@ -170,6 +171,8 @@ def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = 
         checkpoint, digest = _resolve_checkpoint(args, name)
     else:
         digest = None
+    if not args.no_export:
+        recover_target(args.output_dir / name)  # a killed run's temporaries, even if nothing is written now
     print(f"converting {name} from {checkpoint}", flush=True)
     return convert(
         cfg,

@@ -310,3 +310,18 @@ def test_a_killed_fine_tunes_half_checkpoint_is_removed_and_a_live_run_refused(t
         assert finetune.main(argv) == 2
     finally:
         _end(proc)
+
+
+def test_a_killed_conversions_temporary_goes_even_when_the_export_is_up_to_date(
+    tiny_export, tiny_checkpoint, caplog, capsys
+):
+    from porting import convert
+
+    stale = tiny_export.parent / f".{tiny_export.name}.tmp-killed9"
+    stale.mkdir()
+    (stale / "saved_model.pb").write_bytes(b"half an export")
+    argv = ["--variant", tiny_export.name, "--checkpoint", str(tiny_checkpoint)]
+    with caplog.at_level(logging.WARNING):
+        assert convert.main([*argv, "--output-dir", str(tiny_export.parent)]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert not stale.exists() and f"removed {stale}" in caplog.text

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import logging
 import os
 import shutil
@@ -186,3 +187,17 @@ def recover_directories(parent: str | os.PathLike, name: str = "*") -> list[Path
         else:
             removed += remove_stale(parent, [old.name])
     return removed
+
+
+def recover_target(target: str | os.PathLike) -> list[Path]:
+    """:func:`recover_directories` for one target folder, under its lock; nothing while a live process
+    writes it (its temporaries are its own). For commands that may end without writing (an export
+    already up to date), so a killed run's leftovers go all the same."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        return []
+    try:
+        with OutputLock(target, lock_file_for(target, inside=False)):
+            return recover_directories(target.parent, glob.escape(target.name))
+    except OutputBusyError:
+        return []

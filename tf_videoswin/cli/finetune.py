@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     from ..errors import VideoSwinError
-    from ..output_lock import OutputLock, lock_file_for
+    from ..output_lock import OutputLock, lock_file_for, recover_target
     from ..training.checkpoint import remove_stale_temporaries
 
     work_dir = _work_dir(args)
@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         # One run per work dir (the lock sits next to it: --restart deletes the folder itself).
         with OutputLock(work_dir, lock_file_for(work_dir, inside=False)):
             remove_stale_temporaries(work_dir)
+            recover_target(args.output_dir)  # also when the export turns out up to date
             return _run(args)
     except (VideoSwinError, FileExistsError, OSError, ValueError) as e:
         error(e)
