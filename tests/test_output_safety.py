@@ -325,3 +325,22 @@ def test_a_killed_conversions_temporary_goes_even_when_the_export_is_up_to_date(
         assert convert.main([*argv, "--output-dir", str(tiny_export.parent)]) == 0
     assert "is up to date" in capsys.readouterr().out
     assert not stale.exists() and f"removed {stale}" in caplog.text
+
+
+def test_a_second_writer_of_ray_predictions_is_refused_before_ray_starts(tmp_path, monkeypatch):
+    from tf_videoswin import ray as ray_engine
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray started although the output is taken")
+
+    monkeypatch.setattr(ray_engine, "_RayRuntime", no_ray)
+    out = tmp_path / "pred"
+    out.mkdir()
+    (out / ".part-1.parquet.4242-deadbeef.tmp").write_bytes(b"half")
+    with OutputLock(out, lock_file_for(out, inside=True)):
+        with pytest.raises(OutputBusyError, match=f"pid {os.getpid()} "):
+            ray_engine.run_with_ray(["a.mp4"], tmp_path, out, dict, None)
+        assert (out / ".part-1.parquet.4242-deadbeef.tmp").exists()  # the live writer's own
+    with pytest.raises(AssertionError, match="Ray started"):
+        ray_engine.run_with_ray(["a.mp4"], tmp_path, out, dict, None)
+    assert not (out / ".part-1.parquet.4242-deadbeef.tmp").exists()  # a dead writer's: removed

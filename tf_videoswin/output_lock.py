@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 def lock_file_for(output: str | os.PathLike, inside: bool) -> Path:
     """Where the lock of ``output`` lives: ``output/.videoswin.lock`` for a folder that persists
     (``inside``), else ``.<name>.lock`` next to it (a file, or a folder replaced by renaming)."""
-    output = Path(output)
+    output = Path(output).absolute()  # "." has no name to put next to its parent
     return output / ".videoswin.lock" if inside else output.with_name(f".{output.name}.lock")
 
 

@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main_ray(args: argparse.Namespace, serving) -> int:
-    from ..errors import MissingDependencyError
+    from ..errors import VideoSwinError
     from ..ray import predict_with_ray
 
     if args.out is None:
@@ -150,7 +150,7 @@ def _main_ray(args: argparse.Namespace, serving) -> int:
             args.num_actors,
             args.address,
         )
-    except (MissingDependencyError, OSError) as e:
+    except (VideoSwinError, OSError) as e:  # a missing ray, another writer of --out, a full disk
         error(e)
         return EXIT_INPUT
     for e in errors:
