@@ -100,3 +100,14 @@ def test_convert_all_where_some_checkpoints_failed_exits_3(tmp_path, tiny_export
     assert convert.main(["--all", str(ckpts), "--output-dir", str(tiny_export.parent)]) == 3
     out = capsys.readouterr().out
     assert "up to date" in out and "ERROR" in out
+
+
+@pytest.mark.parametrize(("skipped", "code"), [([], 0), ([{"path": "bad.mp4", "error": "corrupt"}], 3)])
+@pytest.mark.parametrize("as_json", [False, True])
+def test_finetune_exits_3_when_training_videos_were_skipped(skipped, code, as_json, capsys):
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(json=as_json, output_dir=Path("out"))
+    state = SimpleNamespace(epoch=1, iteration=4, history=[], skipped=skipped)
+    trainer = SimpleNamespace(state=state, resumed_from=None, optimizer=SimpleNamespace(steps=1))
+    assert finetune_cli._report(args, trainer, SimpleNamespace(labels=("a", "b")), up_to_date=False) == code

@@ -19,8 +19,9 @@ Checkpoints (model, optimizer, accumulators, position) go to --work-dir (default
 after every epoch; running the same command again resumes from the newest one. At the end the
 export (classifier/, feature_extractor/, metadata, model card) is written to OUTPUT_DIR atomically and
 verified by reloading; predict, evaluate and hub.KerasLayer use it like a converted export.
-Exit codes (docs/exit-codes.md): 0 done, 2 bad input, 130 interrupted (resume by running the command
-again).
+Exit codes (docs/exit-codes.md): 0 done, 3 done but some training videos could not be decoded (trained
+on the others), 2 bad input or a step that does not fit in memory, 130 interrupted (resume by running
+the command again).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from .common import (
     EXIT_INPUT,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PARTIAL,
     add_verbose_argument,
     configure_logging,
     error,
@@ -177,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        0 when the export is written (or already up to date), 2 on bad input, 130 when interrupted.
+        0 when the export is written (or already up to date), 3 when it is but some training videos
+        could not be decoded, 2 on bad input, 130 when interrupted.
     Example:
         >>> main(["videos/", "--variant", "swin_tiny_patch244_window877_kinetics400_1k",
         ...       "--epochs", "10", "--output-dir", "exports/mine"])  # doctest: +SKIP
@@ -405,7 +408,10 @@ def _existing_export(path: Path):
 
 
 def _report(args: argparse.Namespace, trainer, meta, up_to_date: bool) -> int:
+    """Print the run's summary; the exit code: 3 when training videos could not be decoded (trained
+    on the others, export written), else 0."""
     state = trainer.state
+    code = EXIT_PARTIAL if state.skipped else EXIT_OK
     summary = {
         "output_dir": str(args.output_dir),
         "up_to_date": up_to_date,
@@ -419,10 +425,10 @@ def _report(args: argparse.Namespace, trainer, meta, up_to_date: bool) -> int:
     }
     if args.json:
         print(json.dumps(summary, indent=2))
-        return EXIT_OK
+        return code
     if up_to_date:
         print(f"{args.output_dir} is up to date ({state.epoch} epochs); nothing to do")
-        return EXIT_OK
+        return code
     for h in state.history:
         parts = [f"epoch {h['epoch']}:"]
         if h.get("train_loss") is not None:
@@ -433,7 +439,7 @@ def _report(args: argparse.Namespace, trainer, meta, up_to_date: bool) -> int:
     if state.skipped:
         print(f"{len(state.skipped)} training videos could not be decoded (listed in the metadata)")
     print(f"export -> {args.output_dir}")
-    return EXIT_OK
+    return code
 
 
 if __name__ == "__main__":
