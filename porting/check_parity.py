@@ -27,6 +27,7 @@ from tf_videoswin.console import (
     configure_logging,
     error,
     parse_shape,
+    positive_float,
 )
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--cache-dir", type=Path)
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of the checkpoint")
-    p.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE)
+    p.add_argument("--tolerance", type=positive_float, default=DEFAULT_TOLERANCE)
     p.add_argument(
         "--shape",
         type=parse_shape,

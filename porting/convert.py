@@ -34,13 +34,17 @@ from tf_videoswin.console import (
     check_attention_precision_argument,
     configure_logging,
     error,
+    outcome_code,
     parse_shape,
+    positive_float,
 )
 from tf_videoswin.export.deploy.targets import (
     DEFAULT_DEPLOY_SHAPE,
+    DEPLOY_FORMATS,
     DEPLOY_PRECISIONS,
     check_tflite_precisions,
 )
+from tf_videoswin.output_lock import recover_target
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 FORMATS_HELP = (
@@ -91,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing export of this variant")
     p.add_argument(
         "--tolerance",
-        type=float,
+        type=positive_float,
         default=DEFAULT_TOLERANCE,
         help=f"max-abs parity tolerance (default: {DEFAULT_TOLERANCE:g})",
     )
@@ -105,14 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--deploy-shape",
         type=parse_shape,
-        default=DEFAULT_DEPLOY_SHAPE,
         help="B,3,T,H,W clip shape of the tflite/onnx/openvino files (TFLite: fixed; ONNX and OpenVINO: "
         f"fixed T,H,W, any batch; default: {','.join(map(str, DEFAULT_DEPLOY_SHAPE))})",
     )
     p.add_argument(
         "--tflite-precisions",
         type=parse_tflite_precisions,
-        default=DEPLOY_PRECISIONS["tflite"],
         metavar="LIST",
         help="comma-separated precisions of the tflite files: float32 (exact, proven against the reference), "
         "float16 and int8 (weights only, lossy: their drift is recorded); default: "
@@ -170,6 +172,8 @@ def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = 
         checkpoint, digest = _resolve_checkpoint(args, name)
     else:
         digest = None
+    if not args.no_export:
+        recover_target(args.output_dir / name)  # a killed run's temporaries, even if nothing is written now
     print(f"converting {name} from {checkpoint}", flush=True)
     return convert(
         cfg,
@@ -234,13 +238,32 @@ def _proof(f) -> str:
     return f" {f.precision} (lossy): max abs vs reference_torch {worst:.2e}{extra}"
 
 
+def check_deploy_flags(args: argparse.Namespace) -> str | None:
+    """A deployment flag given without the format it shapes, as a message (it would change nothing);
+    else ``None``, with the flags' defaults filled in."""
+    deploy = [f for f in args.formats if f in DEPLOY_FORMATS]
+    if args.deploy_shape is not None and not deploy:
+        return (
+            "--deploy-shape sets the clip shape of the tflite/onnx/openvino files; add one of them to "
+            "--formats, or drop --deploy-shape"
+        )
+    if args.tflite_precisions is not None and "tflite" not in args.formats:
+        return "--tflite-precisions applies to tflite files; add tflite to --formats, or drop it"
+    if args.deploy_shape is None:
+        args.deploy_shape = DEFAULT_DEPLOY_SHAPE
+    if args.tflite_precisions is None:
+        args.tflite_precisions = DEPLOY_PRECISIONS["tflite"]
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Convert one variant (``--variant``) or a directory of checkpoints (``--all``).
 
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        The exit code: 0 ok, 1 parity failure (nothing exported), 2 bad input or I/O error.
+        The exit code (docs/exit-codes.md): 0 ok, 1 parity failure (nothing exported), 2 bad input or
+        I/O error; with ``--all``, 3 when some checkpoints failed and the others were converted.
     Example:
         >>> main(["--variant", "swin_tiny_patch244_window877_kinetics400_1k", "--checkpoint", "tiny.pth"])
         ... # doctest: +SKIP
@@ -262,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
         args.formats = normalize_formats(args.formats)
     except ValueError as e:
         parser.error(f"--formats: {e}")
+    problem = check_deploy_flags(args)
+    if problem:
+        parser.error(problem)
 
     from tf_videoswin.errors import ExportCheckError, ParityError, VideoSwinError
 
@@ -289,7 +315,7 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
     if not found:
         error(f"no <variant>.pth files in {args.all}; expected names like {next(iter(VARIANTS))}.pth")
         return EXIT_INPUT
-    rows, code = [], EXIT_OK
+    rows, parity_failed, failed = [], False, 0
     for name, path in found:
         try:
             result = _convert_one(args, name, path)
@@ -300,16 +326,17 @@ def _convert_all(args: argparse.Namespace, input_errors: tuple) -> int:
         except ParityError as e:
             error(f"{name}: {e}")
             rows.append((name, "PARITY FAILED", f"{e.report.first_failure.max_abs:.2e}", ""))
-            code = max(code, EXIT_FAILURE)
+            parity_failed = True
         except input_errors as e:
             error(f"{name}: {e}")
             rows.append((name, "ERROR", "", ""))
-            code = EXIT_INPUT
+            failed += 1
     width = max(len("variant"), *(len(r[0]) for r in rows))
     print(f"\n{'variant':<{width}} {'status':<14} {'max_abs':>9} {'seconds':>8}")
     for name, status, worst, secs in rows:
         print(f"{name:<{width}} {status:<14} {worst:>9} {secs:>8}")
-    return code
+    # A parity failure outranks the rest: it is the one result that says a port is wrong.
+    return EXIT_FAILURE if parity_failed else outcome_code(len(rows) - failed, failed)
 
 
 def _checkpoint_in(directory: Path, name: str) -> Path | None:

@@ -93,7 +93,7 @@ def test_metrics_equal_a_hand_count_and_failures_are_listed(small_view_export, l
     listing, videos = labelled
     out = tmp_path / "pred.csv"
     code, doc, err = _run(capsys, listing, "--model", small_view_export, "--data-root", videos, "--out", out)
-    assert code == 0, err
+    assert code == 3, err
     rows = _csv(out)
     assert len(rows) == doc["videos"] == 6 and doc["listed"] == 8
     assert sorted(doc["failed"]) == sorted([str(videos / "missing/none.mp4"), str(videos / "broken.mp4")])
@@ -118,7 +118,7 @@ def test_metrics_equal_a_hand_count_and_failures_are_listed(small_view_export, l
         out,
         "--failed-as-wrong",
     )
-    assert code == 0 and wrong["already_predicted"] == 6 and wrong["failed_counted_as"] == "wrong"
+    assert code == 3 and wrong["already_predicted"] == 6 and wrong["failed_counted_as"] == "wrong"
     top1, top5, mca = _hand_count(rows, extra_misses=[1, 2])
     assert wrong["top1"] == pytest.approx(top1) and wrong["top5"] == pytest.approx(top5)
     assert wrong["mean_class_accuracy"] == pytest.approx(mca)
@@ -129,11 +129,11 @@ def test_resume_skips_done_videos_and_repairs_a_torn_row(small_view_export, labe
     out = tmp_path / "pred.csv"
     argv = [listing, "--model", small_view_export, "--data-root", videos, "--out", out, "--views", "single"]
     code, first, _ = _run(capsys, *argv)
-    assert code == 0 and first["already_predicted"] == 0
+    assert code == 3 and first["already_predicted"] == 0
     text = out.read_text()
     out.write_text(text[: text.rstrip("\n").rfind("\n") + 1] + text.rstrip("\n").splitlines()[-1][:10])
     code, second, _ = _run(capsys, *argv)  # the torn last row is dropped and that video redone
-    assert code == 0 and second["already_predicted"] == 5
+    assert code == 3 and second["already_predicted"] == 5
     assert {k: second[k] for k in ("top1", "top5", "mean_class_accuracy", "videos")} == {
         k: first[k] for k in ("top1", "top5", "mean_class_accuracy", "videos")
     }
@@ -152,7 +152,7 @@ def test_compare_torch_agrees_on_the_same_views(
         capsys, listing, "--model", small_view_export, "--data-root", videos, "--out", out,
         "--compare-torch", tiny_checkpoint, "--views", "single",
     )  # fmt: skip
-    assert code == 0, err
+    assert code == 3, err
     cmp = doc["compare_torch"]
     assert cmp["top1_agreement"] == 1.0 and cmp["max_prob_diff"] <= 1e-4
     assert len(cmp["per_video"]) == 6
@@ -192,12 +192,12 @@ def test_ray_engine_gives_the_local_predictions(small_view_export, labelled, tmp
     listing, videos = labelled
     common = [listing, "--model", small_view_export, "--data-root", videos, "--views", "single"]
     code, local, _ = _run(capsys, *common, "--out", tmp_path / "local.csv")
-    assert code == 0
+    assert code == 3
     ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         argv = [*common, "--out", tmp_path / "parts", "--engine", "ray", "--num-actors", "1"]
         code, remote, err = _run(capsys, *argv)
-        assert code == 0, err
+        assert code == 3, err
         code, again, _ = _run(capsys, *argv)  # resumes: nothing left to predict
     finally:
         ray.shutdown()
@@ -205,4 +205,4 @@ def test_ray_engine_gives_the_local_predictions(small_view_export, labelled, tmp
     for key in ("top1", "top5", "mean_class_accuracy", "videos", "missing", "undecodable"):
         assert remote[key] == local[key], key
     assert sorted(remote["failed"]) == sorted(local["failed"])
-    assert code == 0 and again["already_predicted"] == 6 and again["top1"] == local["top1"]
+    assert code == 3 and again["already_predicted"] == 6 and again["top1"] == local["top1"]

@@ -55,7 +55,7 @@ def test_predict_reports_bad_video_and_keeps_good_ones(tiny_export, videos, caps
         "--json",
         "--no-progress",
     ]
-    assert predict.main(argv) == 2
+    assert predict.main(argv) == 3  # one video failed, the other is reported
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert [r["video"] for r in doc["results"]] == [str(good[0])]
@@ -88,7 +88,7 @@ def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tm
         "--no-progress",
         "--save-feature-map",
     ]
-    assert extract_features.main(argv) == 0
+    assert extract_features.main(argv) == 3
     captured = capsys.readouterr()
     assert "3 extracted, 0 already done (skipped), 1 failed" in captured.out
     with np.load(out) as data:
@@ -99,13 +99,13 @@ def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tm
     errors = json.loads(out.with_name("features.npz.errors.json").read_text())
     assert [e["path"] for e in errors] == [str(bad)]
     # Re-run: nothing recomputed, nothing lost.
-    assert extract_features.main(argv) == 0
+    assert extract_features.main(argv) == 3
     assert "0 extracted, 3 already done (skipped), 1 failed" in capsys.readouterr().out
     with np.load(out) as data:
         np.testing.assert_array_equal(data["pooled"], first)
     # A new video: one more row appended.
     write_video(d / "clip_new.mp4", frames=36, height=48, width=64, seed=9)
-    assert extract_features.main(argv) == 0
+    assert extract_features.main(argv) == 3
     assert "1 extracted, 3 already done (skipped)" in capsys.readouterr().out
     with np.load(out) as data:
         assert len(data["paths"]) == 4
@@ -135,7 +135,9 @@ def test_extract_features_keeps_finished_videos_when_interrupted(videos, tmp_pat
 
     cfg = get_variant("swin_tiny_patch244_window877_kinetics400_1k")
     meta = ExportMetadata(cfg.name, cfg.arch, cfg.preprocessing, tuple(load_labels(cfg)), cfg.dataset, {})
-    monkeypatch.setattr(inference, "load_serving", lambda export, outputs: SimpleNamespace(metadata=meta))
+    monkeypatch.setattr(
+        inference, "load_serving", lambda export, outputs, verify=True: SimpleNamespace(metadata=meta)
+    )
     monkeypatch.setattr(inference, "pooled_features", fake_features)
     argv = [str(listing), "--model", str(tmp_path), "--out", str(out), "--format", "npz", "--no-progress"]
     with pytest.raises(KeyboardInterrupt):
@@ -153,7 +155,7 @@ def test_extract_features_parquet_folder_by_default(tiny_export, videos, tmp_pat
     out = tmp_path / "features"
     model = str(tiny_export / "feature_extractor")
     argv = [str(d), "--model", model, "--out", str(out), "--no-progress", "--flush-every", "2"]
-    assert extract_features.main(argv) == 0
+    assert extract_features.main(argv) == 3
     assert "3 extracted, 0 already done (skipped), 1 failed" in capsys.readouterr().out
     df = pd.read_parquet(out)
     assert sorted(df.path) == sorted(str(p) for p in good)

@@ -37,11 +37,11 @@ def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
 
     local = tmp_path / "local.npz"
     local_argv = [str(videos), "--model", model, "--out", str(local), "--format", "npz", "--no-progress"]
-    assert extract_features.main(local_argv) == 0
+    assert extract_features.main(local_argv) == 3
     capsys.readouterr()
     out = tmp_path / "ray_out"
     argv = [str(videos), "--model", model, "--out", str(out), "--engine", "ray", "--num-actors", "2"]
-    assert extract_features.main(argv) == 0
+    assert extract_features.main(argv) == 3
     assert "3 extracted, 0 already done (skipped), 1 failed" in capsys.readouterr().out
     ray_rows = read_features(out)
     with np.load(local) as data:
@@ -53,7 +53,7 @@ def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
     assert [e["path"] for e in errors] == [str(videos / "broken.mp4")]
 
     # Re-run: nothing recomputed, nothing lost.
-    assert extract_features.main(argv) == 0
+    assert extract_features.main(argv) == 3
     assert "0 extracted, 3 already done (skipped)" in capsys.readouterr().out
     assert sorted(read_features(out)) == sorted(ray_rows)
 
@@ -87,7 +87,7 @@ def test_both_engines_write_identical_parquet(tiny_export, tmp_path, capsys):
         for engine in ("local", "ray"):
             out = tmp_path / f"{mode}_{engine}"
             argv = [str(videos), "--model", model, "--out", str(out), "--engine", engine, "--no-progress"]
-            assert extract_features.main([*argv, "--num-actors", "1", *options]) == 0
+            assert extract_features.main([*argv, "--num-actors", "1", *options]) == 3
             assert "2 extracted, 0 already done (skipped), 1 failed" in capsys.readouterr().out
             keys = [("path", "ascending")] + ([("snippet_index", "ascending")] if mode == "snippets" else [])
             tables[engine] = pq.read_table(out).sort_by(keys)

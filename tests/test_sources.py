@@ -97,7 +97,7 @@ def test_predict_takes_a_directory(tree, monkeypatch, capsys):
     cfg = get_variant("swin_tiny_patch244_window877_kinetics400_1k")
     meta = ExportMetadata(cfg.name, cfg.arch, cfg.preprocessing, tuple(load_labels(cfg)), cfg.dataset, {})
     fake = SimpleNamespace(metadata=meta, labels=list(meta.labels))
-    monkeypatch.setattr(serving_lib, "load_serving", lambda export, outputs: fake)
+    monkeypatch.setattr(serving_lib, "load_serving", lambda export, outputs, verify=True: fake)
     monkeypatch.setattr(serving_lib, "predict_views", lambda s, views, b: np.full(400, 1 / 400))
     folder = tree / "clips"
     folder.mkdir()

@@ -6,7 +6,8 @@
 
 Floors, bottom to top (each imports only those below it):
 
-- :mod:`.config`, :mod:`.variants`, :mod:`.errors`: pure Python (architecture, presets, errors);
+- :mod:`.config`, :mod:`.variants`, :mod:`.errors`, :mod:`.output_lock`: pure Python (architecture,
+  presets, errors, one writer per output);
 - :mod:`.model`: the Keras model (TensorFlow); :mod:`.video`: the official test pipeline (NumPy, PyAV);
 - :mod:`.export`: the export format, its writer and readers;
 - the converter (the ``porting`` and ``reference_torch`` packages, torch), :mod:`.ray`, :mod:`.cli`;
@@ -41,6 +42,8 @@ from .errors import (
     ExportFormatError,
     FeatureStoreError,
     MissingDependencyError,
+    OutputBusyError,
+    OutputWriteError,
     ParityError,
     PortingError,
     UnknownVariantError,
@@ -66,6 +69,8 @@ __all__ = [
     "ExportFormatError",
     "FeatureStoreError",
     "MissingDependencyError",
+    "OutputBusyError",
+    "OutputWriteError",
     "ParityError",
     "PortingError",
     "Preprocessing",

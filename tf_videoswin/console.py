@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import logging
+import math
 import os
 import re
 import sys
@@ -30,9 +31,29 @@ import warnings
 from .backend import use_tensorflow
 from .config import PRECISIONS, check_attention_precision
 
-#: Exit codes of every command: success, a failed check (parity), bad input or an I/O error.
-EXIT_OK, EXIT_FAILURE, EXIT_INPUT = 0, 1, 2
-EXIT_CODES_HELP = "exit codes: 0 ok, 1 parity failure, 2 bad input or I/O error"
+#: Exit codes of every app, one rule (docs/exit-codes.md): every input processed; a failed check
+#: (parity); bad input, an I/O error, or nothing processed (no input found, every input failed);
+#: some inputs failed and the others were kept. 130: interrupted (Ctrl-C).
+EXIT_OK, EXIT_FAILURE, EXIT_INPUT, EXIT_PARTIAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
+EXIT_CODES_HELP = (
+    "exit codes: 0 every input processed, 1 parity failure, 2 bad input, I/O error or nothing "
+    "processed (no input found, all failed), 3 some inputs failed (the others kept), 130 interrupted; "
+    "see docs/exit-codes.md"
+)
+
+
+def outcome_code(processed: int, failed: int) -> int:
+    """The exit code of a run over many inputs (videos, checkpoints).
+
+    ``processed`` counts the inputs whose output exists, including those kept from an earlier run;
+    ``failed`` those that failed in this run. Nothing processed (no input, or all failed) is exit 2,
+    so a script never takes an empty result for success.
+    """
+    if processed == 0:
+        return EXIT_INPUT
+    return EXIT_PARTIAL if failed else EXIT_OK
+
 
 #: Environment variables for TensorFlow's own log levels (set only where the user has not set them);
 #: the absl messages TensorFlow 2.21 prints before these apply are filtered by :func:`install_stderr_filter`.
@@ -97,6 +118,53 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    """A finite number: NaN and infinities compare false or true to every bound, so they never pass
+    a range check by accident."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (tolerances, rates, frame rates)."""
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    value = _finite_float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a finite number in [0, 1]."""
+    value = _finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a value in [0, 1], got {text}")
     return value
 
 

@@ -102,3 +102,13 @@ class ClipShapeError(VideoSwinError, ValueError):
 class BackendError(VideoSwinError, RuntimeError):
     """An action that needs another Keras backend (a TensorFlow format written from a JAX or PyTorch
     process), or a ``KERAS_BACKEND`` whose library is not installed; the message says what to run."""
+
+
+class OutputBusyError(VideoSwinError, RuntimeError):
+    """Another live process is writing the same output (features, predictions, export, work dir);
+    the message names its pid. One writer per output keeps every row exactly once."""
+
+
+class OutputWriteError(VideoSwinError, OSError):
+    """An output could not be written (a full disk, no permission, an I/O error); the message names the
+    file and the reason. Nothing half-written is left, and the previous output is intact."""

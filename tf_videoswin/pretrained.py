@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CheckpointError, ExportCheckError, ExportFormatError
+from .export.verify import named_read_errors, verify_export
 from .model.recognizer import Recognizer3D
 from .variants import get_variant
 
@@ -65,7 +66,7 @@ def from_pretrained(
     checkpoint: str | os.PathLike | None = None,
     include_top: bool = True,
     num_classes: int | None = None,
-    verify: bool = False,
+    verify: bool | None = None,
     tolerance: float = 1e-4,
     cache_dir: str | os.PathLike | None = None,
     sha256: str | None = None,
@@ -86,8 +87,10 @@ def from_pretrained(
         include_top: keep a classification head; ``False`` returns the backbone only
             (``features`` and ``pooled`` outputs).
         num_classes: a new, randomly initialised head of this size (for fine-tuning).
-        verify: also build the PyTorch reference and check parity on a seeded input that needs
-            padding and window clipping (raises :class:`~tf_videoswin.errors.ParityError`).
+        verify: a checkpoint: ``True`` also builds the PyTorch reference and checks parity on a seeded
+            input that needs padding and window clipping (raises
+            :class:`~tf_videoswin.errors.ParityError`). An export: its files are checked against the
+            size and sha256 in its metadata unless ``False`` (see :func:`load_export_model`).
         tolerance: max-abs tolerance of ``verify``.
         cache_dir: download cache (default ``$VIDEOSWIN_CACHE`` or ``~/.cache/tf_videoswin/checkpoints``).
         sha256: expected checksum of the checkpoint.
@@ -110,7 +113,8 @@ def from_pretrained(
         UnknownVariantError: not a registered name (the message suggests close ones).
         CheckpointError: missing, unreadable or unsafe checkpoint.
         CheckpointMismatchError: a checkpoint of another variant (the message names it).
-        ExportFormatError: a path that is not an export.
+        ExportFormatError: a path that is not an export, or an export file that differs from its
+            metadata record or cannot be read.
     Example:
         >>> name = "swin_tiny_patch244_window877_kinetics400_1k"
         >>> model = from_pretrained(name)  # doctest: +SKIP
@@ -118,7 +122,9 @@ def from_pretrained(
         >>> tuned = from_pretrained(name, num_classes=10)  # a new head to fine-tune  # doctest: +SKIP
     """
     if _looks_like_path(name) or Path(name).exists():
-        model = _with_head(load_export_model(name), num_classes, include_top, data_format)
+        model = _with_head(
+            load_export_model(name, verify=verify is not False), num_classes, include_top, data_format
+        )
         if precision in (None, model.precision):
             return model.with_precision(model.precision, attention_precision or model.attention_precision)
         return model.with_precision(precision, attention_precision or "float32")
@@ -160,20 +166,25 @@ def from_pretrained(
     )
 
 
-def load_export_model(path: str | os.PathLike) -> Recognizer3D:
+@named_read_errors
+def load_export_model(path: str | os.PathLike, verify: bool = True) -> Recognizer3D:
     """The Keras model of an export: a ``.keras`` file, a keras-hub preset folder, or an export folder
     (or one of its SavedModels).
 
     From an export folder, the ``.weights.h5`` file is used when the export has one, else the
     ``.keras`` file, else the classifier SavedModel's variables (checked against that SavedModel's
-    output; TensorFlow backend only).
+    output; TensorFlow backend only). ``verify``: first check the file to be read against the size
+    and sha256 in the metadata.
 
     Raises:
-        ExportFormatError: no such file or folder, or no valid metadata.
+        ExportFormatError: no such file or folder, no valid metadata, or a file that differs from its
+            record or cannot be read.
     """
     import keras
 
     from .export.preset import is_preset, load_preset
+
+    verify_export(path, verify)
 
     path = Path(path)
     if is_preset(path):

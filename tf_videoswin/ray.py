@@ -79,10 +79,10 @@ def _write_part(out_dir: Path, rows: list[dict]) -> None:
             columns[key] = pa.array(values, pa.list_(pa.string()))
         else:
             columns[key] = pa.array(values, pa.string())
-    name = f"part-{uuid.uuid4().hex}.parquet"
-    tmp = out_dir / f".{name}.tmp"
-    pq.write_table(pa.table(columns), tmp)
-    os.replace(tmp, out_dir / name)  # a part is visible only once complete
+    from .features.files import atomic_write
+
+    table = pa.table(columns)  # a part is visible only once complete; a failed write leaves nothing
+    atomic_write(out_dir / f"part-{uuid.uuid4().hex}.parquet", lambda tmp: pq.write_table(table, tmp))
 
 
 def _decode(row: dict, preprocessing, views: str) -> dict:
@@ -107,7 +107,8 @@ class _Predictor:
     def __init__(self, model_dir: str, batch_size: int) -> None:
         from .export.serving import load_serving
 
-        self.serving = load_serving(model_dir, ("logits",))
+        # The driver checked the files (or was told --no-verify) before starting the actors.
+        self.serving = load_serving(model_dir, ("logits",), verify=False)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:
@@ -137,7 +138,8 @@ class _FeatureActor:
     def __init__(self, model_dir: str, preprocessing, request) -> None:
         from .export.serving import load_serving
 
-        self.serving = load_serving(model_dir, ("features", "pooled"))
+        # The driver checked the files (or was told --no-verify) before starting the actors.
+        self.serving = load_serving(model_dir, ("features", "pooled"), verify=False)
         self.preprocessing = preprocessing
         self.request = request
 
@@ -259,7 +261,20 @@ def run_with_ray(
 
     Returns ``(written, skipped, errors)``.
     """
+    from .output_lock import OutputLock, lock_file_for, remove_stale
+
     out_dir.mkdir(parents=True, exist_ok=True)
+    with OutputLock(out_dir, lock_file_for(out_dir, inside=True)):  # one writer: each video once
+        remove_stale(out_dir, [".*.tmp"])
+        return _run_with_ray(
+            videos, model_dir, out_dir, make_row, preprocessing, views, batch_size, num_actors, address,
+            rows_per_part,
+        )  # fmt: skip
+
+
+def _run_with_ray(
+    videos, model_dir, out_dir, make_row, preprocessing, views, batch_size, num_actors, address, rows_per_part
+) -> tuple[int, int, list[dict]]:
     already = done_paths(out_dir)
     todo = [v for v in videos if v not in already]
     if not todo:

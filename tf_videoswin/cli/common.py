@@ -12,13 +12,20 @@ from ..console import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
     EXIT_INPUT,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PARTIAL,
     add_attention_precision_argument,
     add_verbose_argument,
     check_attention_precision_argument,
     configure_logging,
     error,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    outcome_code,
     parse_shape,
+    positive_float,
     positive_int,
 )
 
@@ -26,16 +33,34 @@ __all__ = [
     "EXIT_CODES_HELP",
     "EXIT_FAILURE",
     "EXIT_INPUT",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_PARTIAL",
     "add_attention_precision_argument",
+    "add_no_verify_argument",
     "add_ray_arguments",
     "add_verbose_argument",
     "check_attention_precision_argument",
     "configure_logging",
     "error",
+    "fraction",
+    "non_negative_float",
+    "non_negative_int",
+    "outcome_code",
     "parse_shape",
+    "positive_float",
     "positive_int",
 ]
+
+
+def add_no_verify_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-verify``: load an export without checking its files against the metadata's sha256."""
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not check the export's files against the size and sha256 in its metadata "
+        "(for exports edited on purpose)",
+    )
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:

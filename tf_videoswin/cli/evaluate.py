@@ -15,7 +15,8 @@ Per-video predictions go to --out as they are made (CSV; ``--engine ray``: a fol
 parts), so an interrupted run resumes where it stopped (videos that failed are retried).
 ``--compare-torch CHECKPOINT`` also runs the PyTorch reference (``reference_torch``, the convert
 extra) on the same views and reports top-1 agreement and the largest probability difference.
-Exit codes: 0 evaluated (failed videos are listed), 2 bad input or no video could be evaluated.
+Exit codes (docs/exit-codes.md): 0 every listed video evaluated, 3 some failed (listed; the metrics
+cover the others), 2 bad input or no video could be evaluated (no predictions file is left then).
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ import numpy as np
 
 from ..video.sampling import VIEW_MODES
 from .common import (
+    EXIT_CODES_HELP,
     EXIT_INPUT,
-    EXIT_OK,
+    add_no_verify_argument,
     add_ray_arguments,
     add_verbose_argument,
     configure_logging,
     error,
+    outcome_code,
     positive_int,
 )
 
@@ -46,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tf_videoswin.evaluate",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
     )
     p.add_argument("list", type=Path, help="annotation list: 'relative/path.mp4 label_index' per line")
     p.add_argument("--model", required=True, type=Path, help="an export folder (or its classifier/)")
@@ -77,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--trust-checkpoint", action="store_true", help="allow full unpickling of CHECKPOINT")
     p.add_argument("--engine", choices=("local", "ray"), default="local")
+    add_no_verify_argument(p)
     add_ray_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--no-progress", action="store_true")
@@ -90,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        0 when the videos were evaluated (failures are listed), 2 on bad input or when none could be.
+        0 when every video was evaluated, 3 when some failed (listed), 2 on bad input or when none
+        could be.
     Example:
         >>> main(["val_list.txt", "--model", "exports/swin_tiny_patch244_window877_kinetics400_1k",
         ...       "--data-root", "data/kinetics400/val"])  # doctest: +SKIP
@@ -113,13 +119,13 @@ def _classifier_dir(model: Path) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from ..datasets import read_annotation_list
     from ..errors import DatasetError, ExportFormatError
-    from ..evaluation import store as store_lib
     from ..export.serving import load_serving
+    from ..output_lock import OutputLock, lock_file_for
 
     if args.compare_torch is not None and args.engine == "ray":
         raise ExportFormatError("--compare-torch runs locally; drop --engine ray")
     rows = read_annotation_list(args.list, args.data_root)
-    serving = load_serving(_classifier_dir(args.model), ("logits",))
+    serving = load_serving(_classifier_dir(args.model), ("logits",), verify=not args.no_verify)
     meta = serving.metadata
     num_classes = meta.architecture.num_classes
     labels = {}
@@ -144,9 +150,20 @@ def _run(args: argparse.Namespace) -> int:
         "views": args.views,
         "preprocessing": meta.preprocessing.to_dict(),
     }
+    with OutputLock(out, lock_file_for(out, inside=False)):  # one writer: each video's row once
+        return _evaluate(args, serving, labels, out, identity)
+
+
+def _evaluate(args, serving, labels: dict[str, int], out: Path, identity: dict) -> int:
+    """Predict (resuming), summarise and print, as the only writer of ``out``; the exit code."""
+    from ..errors import ExportFormatError
+    from ..evaluation import store as store_lib
+
     if args.overwrite:
         store_lib.remove_predictions(out)
+    store_lib.remove_stale_temporaries(out)
     previous = store_lib.read_sidecar(out)
+    created = previous is None and not out.exists()  # so a run that evaluates nothing leaves nothing
     if previous is not None and previous.get("model") != identity:
         raise ExportFormatError(
             f"{out} holds predictions of another model or views ({previous.get('model', {}).get('variant')}, "
@@ -160,9 +177,13 @@ def _run(args: argparse.Namespace) -> int:
     else:
         predictions, errors, skipped, comparisons = _predict_local(args, serving, labels, out)
     summary = _summary(args, labels, predictions, errors, skipped, comparisons, out, identity)
-    store_lib.write_sidecar(out, {"model": identity, "list": str(args.list), "summary": summary})
+    if summary["videos"] == 0 and created:
+        store_lib.remove_predictions(out)
+        summary["predictions"] = None
+    else:
+        store_lib.write_sidecar(out, {"model": identity, "list": str(args.list), "summary": summary})
     _print(args, summary)
-    return EXIT_OK if summary["videos"] else EXIT_INPUT
+    return outcome_code(summary["videos"], len(summary["failed"]))
 
 
 def _predict_local(args, serving, labels: dict[str, int], out: Path):
@@ -309,7 +330,8 @@ def _print(args, summary: dict) -> None:
         agree = "-" if c["top1_agreement"] is None else f"{c['top1_agreement']:.4f}"
         diff = "-" if c["max_prob_diff"] is None else f"{c['max_prob_diff']:.2e}"
         print(f"reference_torch: top-1 agreement {agree}, max probability difference {diff}")
-    print(f"predictions -> {summary['predictions']}")
+    if summary["predictions"] is not None:
+        print(f"predictions -> {summary['predictions']}")
 
 
 if __name__ == "__main__":

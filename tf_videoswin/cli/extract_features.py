@@ -30,12 +30,15 @@ from pathlib import Path
 
 from ..video.sampling import VIEW_MODES
 from .common import (
+    EXIT_CODES_HELP,
     EXIT_INPUT,
-    EXIT_OK,
+    add_no_verify_argument,
     add_ray_arguments,
     add_verbose_argument,
     configure_logging,
     error,
+    outcome_code,
+    positive_float,
     positive_int,
 )
 
@@ -43,22 +46,12 @@ from .common import (
 _FILE_SUFFIXES = (".parquet", ".pq", ".npz", ".npy", ".h5", ".hdf5", ".pkl", ".csv", ".json")
 
 
-def positive_float(text: str) -> float:
-    """argparse type: a number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m tf_videoswin.extract_features",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
     )
     p.add_argument(
         "sources", nargs="+", type=Path, help="video files, directories of videos, text lists of paths"
@@ -111,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="local",
         help="local: this process; ray: Ray Data (decode tasks + model actor pool), same output",
     )
+    add_no_verify_argument(p)
     add_ray_arguments(p)
     add_verbose_argument(p)
     return p
@@ -165,8 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        The exit code: 0 when the run finished (videos that failed are listed and skipped), 2 on an
-        unusable export, source, option or output.
+        The exit code (docs/exit-codes.md): 0 when every video has its features, 3 when some failed
+        (listed, retried next run; the others kept), 2 when none has features, no video was found, or
+        on an unusable export, source, option or output.
     Example:
         >>> main(["videos/", "--model", "exports/<variant>/feature_extractor", "--out", "features/"])
         ... # doctest: +SKIP
@@ -183,11 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     from ..features import NpzFeatureStore, ParquetFeatureStore, check_unique_ids
     from ..features.compute import FeatureRequest
     from ..video import SnippetSpec, collect_videos
-    from .progress import ExtractionProgress
 
+    store = None
     try:
         videos = [str(v) for v in collect_videos(args.sources)]
-        serving = serving_lib.load_serving(args.model, ("features", "pooled"))
+        if not videos:  # before any output exists: no folder is created for nothing
+            error(f"no videos in {', '.join(map(str, args.sources))}")
+            return EXIT_INPUT
+        serving = serving_lib.load_serving(args.model, ("features", "pooled"), verify=not args.no_verify)
         pre, variant = serving.metadata.preprocessing, serving.metadata.variant
         spec = None
         if args.snippets:
@@ -218,11 +216,29 @@ def main(argv: list[str] | None = None) -> int:
             require_ray()
             serving = None  # the driver needs only the metadata; each actor loads its own copy
         store.open()
+        todo = [v for v in videos if v not in store]  # again under the lock: rows of a run just ended
     except (VideoSwinError, OSError, ValueError) as e:
+        if store is not None:
+            store.close()
         error(e)
         return EXIT_INPUT
+    try:
+        return _extract(args, store, serving, videos, todo, pre, request, spec is not None)
+    except VideoSwinError as e:  # e.g. OutputWriteError: a full disk; the parts written are whole
+        error(e)
+        return EXIT_INPUT
+    finally:
+        store.close()
+
+
+def _extract(args, store, serving, videos: list[str], todo: list[str], pre, request, snippets: bool) -> int:
+    """Compute and store the features of ``todo``; print the summary; the exit code."""
+    from ..errors import VideoSwinError
+    from .progress import ExtractionProgress
+
     skipped = len(videos) - len(todo)
-    with ExtractionProgress(len(todo), spec is not None, args.no_progress) as progress:
+
+    with ExtractionProgress(len(todo), snippets, args.no_progress) as progress:
         if args.engine == "ray":
             from ..ray import iter_features_with_ray
 
@@ -237,11 +253,11 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             export_file(args.out, args.single_file)
-        except OSError as e:
+        except (OSError, VideoSwinError) as e:
             error(f"--single-file {args.single_file}: {e}")
             return EXIT_INPUT
     print(f"{done} extracted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}")
-    return EXIT_OK
+    return outcome_code(done + skipped, len(errors))
 
 
 def _iter_local(serving, videos: list[str], pre, request, on_batch) -> Iterator[tuple[str, object, str]]:

@@ -19,7 +19,9 @@ Checkpoints (model, optimizer, accumulators, position) go to --work-dir (default
 after every epoch; running the same command again resumes from the newest one. At the end the
 export (classifier/, feature_extractor/, metadata, model card) is written to OUTPUT_DIR atomically and
 verified by reloading; predict, evaluate and hub.KerasLayer use it like a converted export.
-Exit codes: 0 done, 2 bad input, 130 interrupted (resume by running the command again).
+Exit codes (docs/exit-codes.md): 0 done, 3 done but some training videos could not be decoded (trained
+on the others), 2 bad input or a step that does not fit in memory, 130 interrupted (resume by running
+the command again).
 """
 
 from __future__ import annotations
@@ -34,30 +36,22 @@ from pathlib import Path
 
 from ..config import TRAINING_PRECISIONS
 from .common import (
+    EXIT_CODES_HELP,
     EXIT_INPUT,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_PARTIAL,
     add_verbose_argument,
     configure_logging,
     error,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
     positive_int,
 )
 
-EXIT_INTERRUPTED = 130
 logger = logging.getLogger("tf_videoswin.finetune")
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a value in [0, 1], got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tf_videoswin.finetune",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
     )
     p.add_argument("data", type=Path, help="a folder of class folders, or an annotation list")
     p.add_argument(
@@ -95,14 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", type=Path, help="validation videos (same formats): top-1 after each epoch")
     p.add_argument("--val-every", type=positive_int, default=1, help="validate every N epochs (and the last)")
     g = p.add_argument_group("recipe overrides (default: the variant's official config)")
-    g.add_argument("--lr", type=_positive_float, help="base learning rate (upstream: for 64 videos per step)")
-    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--lr", type=positive_float, help="base learning rate (upstream: for 64 videos per step)")
+    g.add_argument("--weight-decay", type=non_negative_float)
     g.add_argument(
         "--batch-size", type=positive_int, help="videos per iteration (upstream: 8 // update_interval)"
     )
     g.add_argument("--update-interval", type=positive_int, help="iterations per optimizer step")
-    g.add_argument("--warmup-epochs", type=float)
-    g.add_argument("--label-smoothing", type=_fraction)
+    g.add_argument("--warmup-epochs", type=non_negative_float)
+    g.add_argument("--label-smoothing", type=fraction)
     g.add_argument(
         "--param-groups",
         choices=PARAM_GROUP_MODES,
@@ -114,8 +109,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--crop-size", type=positive_int, help="upstream 224")
     g.add_argument("--short-side", type=positive_int, help="training resize (default: crop x 256/224)")
     r = p.add_argument_group("run")
-    r.add_argument("--seed", type=int, default=0, help="data order and augmentation seed")
+    r.add_argument("--seed", type=non_negative_int, default=0, help="data order and augmentation seed")
     r.add_argument("--recompute", action="store_true", help="gradient checkpointing per Swin block (memory)")
+    r.add_argument(
+        "--memory-budget",
+        type=positive_float,
+        metavar="GB",
+        help="memory a training step may use (default: 80%% of this machine's); where the settings would "
+        "need more, the batch is split into accumulation steps (same videos per update) or --recompute "
+        "is turned on, and the log says so",
+    )
     r.add_argument("--compile", action="store_true", help="trace the training step with tf.function")
     r.add_argument(
         "--precision",
@@ -125,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(bfloat16: faster on CPUs with bf16 arithmetic, less activation memory)",
     )
     r.add_argument("--workers", type=positive_int, default=2, help="decoding threads")
-    r.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N iterations")
+    r.add_argument(
+        "--checkpoint-every", type=non_negative_int, default=0, help="also checkpoint every N iterations"
+    )
     r.add_argument("--keep-checkpoints", type=positive_int, default=2)
     r.add_argument("--restart", action="store_true", help="discard the work dir's checkpoints and start over")
     r.add_argument("--overwrite", action="store_true", help="replace an OUTPUT_DIR made by another run")
@@ -174,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        0 when the export is written (or already up to date), 2 on bad input, 130 when interrupted.
+        0 when the export is written (or already up to date), 3 when it is but some training videos
+        could not be decoded, 2 on bad input, 130 when interrupted.
     Example:
         >>> main(["videos/", "--variant", "swin_tiny_patch244_window877_kinetics400_1k",
         ...       "--epochs", "10", "--output-dir", "exports/mine"])  # doctest: +SKIP
@@ -182,9 +188,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     from ..errors import VideoSwinError
+    from ..output_lock import OutputLock, lock_file_for, recover_target
+    from ..training.checkpoint import remove_stale_temporaries
 
+    work_dir = _work_dir(args)
     try:
-        return _run(args)
+        # One run per work dir (the lock sits next to it: --restart deletes the folder itself).
+        with OutputLock(work_dir, lock_file_for(work_dir, inside=False)):
+            remove_stale_temporaries(work_dir)
+            recover_target(args.output_dir)  # also when the export turns out up to date
+            return _run(args)
     except (VideoSwinError, FileExistsError, OSError, ValueError) as e:
         error(e)
         return EXIT_INPUT
@@ -235,6 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     arch = get_variant(args.variant).arch.replace(num_classes=data.num_classes)
+    recipe, options = fit_memory(args, arch, recipe, options)
     run = {
         "variant": args.variant,
         "checkpoint": str(args.checkpoint) if args.checkpoint else None,
@@ -250,7 +264,7 @@ def _run(args: argparse.Namespace) -> int:
     }
     run_id = hashlib.sha256(json.dumps(run, sort_keys=True).encode()).hexdigest()
     run["epochs"] = options.epochs
-    work_dir = args.work_dir or args.output_dir.with_name(args.output_dir.name + ".train")
+    work_dir = _work_dir(args)
     if args.restart and work_dir.exists():
         shutil.rmtree(work_dir)
     saved = read_run(work_dir)
@@ -345,6 +359,37 @@ def _run(args: argparse.Namespace) -> int:
     return _report(args, trainer, meta, up_to_date=False)
 
 
+def fit_memory(args: argparse.Namespace, arch, recipe, options):
+    """``(recipe, options)`` whose training step fits the memory budget (see
+    :func:`tf_videoswin.training.memory.plan_memory`); each change is logged as a warning.
+
+    Raises:
+        TrainingError: nothing fits; before any model is built or any video decoded.
+    """
+    import dataclasses
+
+    from ..training.memory import GB, plan_memory
+
+    plan = plan_memory(
+        arch,
+        options.batch_size,
+        recipe.update_interval,
+        recipe.pipeline.clip_len,
+        recipe.pipeline.crop_size,
+        args.precision,
+        options.recompute,
+        budget_bytes=None if args.memory_budget is None else args.memory_budget * GB,
+    )
+    for change in plan.changes:
+        logger.warning(change)
+    recipe = recipe.replace(update_interval=plan.update_interval)
+    return recipe, dataclasses.replace(options, batch_size=plan.batch_size, recompute=plan.recompute)
+
+
+def _work_dir(args: argparse.Namespace) -> Path:
+    return args.work_dir or args.output_dir.with_name(args.output_dir.name + ".train")
+
+
 def _model_name(args: argparse.Namespace) -> str:
     name = args.name or args.output_dir.resolve().name
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "finetuned"
@@ -363,7 +408,10 @@ def _existing_export(path: Path):
 
 
 def _report(args: argparse.Namespace, trainer, meta, up_to_date: bool) -> int:
+    """Print the run's summary; the exit code: 3 when training videos could not be decoded (trained
+    on the others, export written), else 0."""
     state = trainer.state
+    code = EXIT_PARTIAL if state.skipped else EXIT_OK
     summary = {
         "output_dir": str(args.output_dir),
         "up_to_date": up_to_date,
@@ -377,10 +425,10 @@ def _report(args: argparse.Namespace, trainer, meta, up_to_date: bool) -> int:
     }
     if args.json:
         print(json.dumps(summary, indent=2))
-        return EXIT_OK
+        return code
     if up_to_date:
         print(f"{args.output_dir} is up to date ({state.epoch} epochs); nothing to do")
-        return EXIT_OK
+        return code
     for h in state.history:
         parts = [f"epoch {h['epoch']}:"]
         if h.get("train_loss") is not None:
@@ -391,7 +439,7 @@ def _report(args: argparse.Namespace, trainer, meta, up_to_date: bool) -> int:
     if state.skipped:
         print(f"{len(state.skipped)} training videos could not be decoded (listed in the metadata)")
     print(f"export -> {args.output_dir}")
-    return EXIT_OK
+    return code
 
 
 if __name__ == "__main__":

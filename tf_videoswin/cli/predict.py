@@ -6,8 +6,9 @@
 SOURCE: video files, directories (searched recursively) and text lists of paths, mixed. Each video
 is decoded, sampled and cropped into the test views of the export's upstream (Kinetics: 4 clips x 3
 crops; SSv2: 1 frame-uniform clip x 3 crops; mmaction2 checkpoints: their evenly spaced clips),
-softmax is averaged over views. Exit code 2 if any video failed (the others are still reported) or a
-source is neither a video, a directory nor a list.
+softmax is averaged over views. Exit codes (docs/exit-codes.md): 0 every video classified, 3 some
+failed (the others are still reported), 2 none could be, no video found, or a source that is neither a
+video, a directory nor a list.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ import numpy as np
 
 from ..video.sampling import VIEW_MODES
 from .common import (
+    EXIT_CODES_HELP,
     EXIT_INPUT,
-    EXIT_OK,
+    add_no_verify_argument,
     add_ray_arguments,
     add_verbose_argument,
     configure_logging,
     error,
+    outcome_code,
     positive_int,
 )
 
@@ -36,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m tf_videoswin.predict",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
     )
     p.add_argument(
         "sources",
@@ -61,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="ray: run on Ray Data and write Parquet parts to --out (path, top-k)",
     )
     p.add_argument("--out", type=Path, help="ray: output directory of Parquet parts (resumable)")
+    add_no_verify_argument(p)
     add_ray_arguments(p)
     add_verbose_argument(p)
     return p
@@ -72,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
     Returns:
-        The exit code: 0 when every video was classified, 2 when the export is unusable or any
-        video failed (the others are still reported).
+        The exit code: 0 when every video was classified, 3 when some failed (the others are still
+        reported), 2 when none could be, none was found, or the export is unusable.
     Example:
         >>> main(["clip.mp4", "--model", "exports/swin_tiny_patch244_window877_kinetics400_1k/classifier"])
         ... # doctest: +SKIP
@@ -88,12 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.videos = collect_videos(args.sources)
-        serving = load_serving(args.model, ("logits",))
+        if not args.videos:
+            error(f"no videos in {', '.join(map(str, args.sources))}")
+            return EXIT_INPUT
+        serving = load_serving(args.model, ("logits",), verify=not args.no_verify)
     except VideoSwinError as e:
         error(e)
-        return EXIT_INPUT
-    if not args.videos:
-        error(f"no videos in {', '.join(map(str, args.sources))}")
         return EXIT_INPUT
     if args.engine == "ray":
         return _main_ray(args, serving)
@@ -121,11 +126,11 @@ def main(argv: list[str] | None = None) -> int:
             print(r["video"])
             for t in r["top_k"]:
                 print(f"  {t['probability']:.4f}  {t['label']}")
-    return EXIT_INPUT if failures else EXIT_OK
+    return outcome_code(len(results), len(failures))
 
 
 def _main_ray(args: argparse.Namespace, serving) -> int:
-    from ..errors import MissingDependencyError
+    from ..errors import VideoSwinError
     from ..ray import predict_with_ray
 
     if args.out is None:
@@ -145,7 +150,7 @@ def _main_ray(args: argparse.Namespace, serving) -> int:
             args.num_actors,
             args.address,
         )
-    except (MissingDependencyError, OSError) as e:
+    except (VideoSwinError, OSError) as e:  # a missing ray, another writer of --out, a full disk
         error(e)
         return EXIT_INPUT
     for e in errors:
@@ -156,7 +161,7 @@ def _main_ray(args: argparse.Namespace, serving) -> int:
         if args.json
         else f"{written} predicted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}"
     )
-    return EXIT_INPUT if errors else EXIT_OK
+    return outcome_code(written + skipped, len(errors))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ made the predictions (a resumed run must use the same) and the last summary.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -19,6 +20,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from ..features.files import atomic_write_text
+from ..output_lock import write_error
 
 COLUMNS = ("path", "label", "top1", "top5", "top5_probability", "torch_top1", "torch_max_prob_diff")
 
@@ -94,9 +98,15 @@ class CsvPredictionStore:
         if new:
             writer.writerow(COLUMNS)
         writer.writerow(prediction.to_row())
-        with open(self.path, "a", encoding="utf-8", newline="") as f:
-            f.write(buffer.getvalue())
-            f.flush()
+        size = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            with open(self.path, "a", encoding="utf-8", newline="") as f:
+                f.write(buffer.getvalue())
+                f.flush()
+        except OSError as e:  # a full disk: cut the partial row, so the file holds whole rows only
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, size)
+            raise write_error(self.path, e) from e
         self.rows[prediction.path] = prediction
 
 
@@ -131,11 +141,16 @@ def read_sidecar(out: Path) -> dict[str, Any] | None:
 
 
 def write_sidecar(out: Path, data: dict[str, Any]) -> None:
-    path = sidecar_path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    atomic_write_text(sidecar_path(out), json.dumps(data, indent=2) + "\n")
+
+
+def remove_stale_temporaries(out: Path) -> list[Path]:
+    """Temporaries of the sidecar and of Ray's parts left by a killed run (call holding the lock)."""
+    from ..output_lock import remove_stale
+
+    sidecar = sidecar_path(out)
+    removed = remove_stale(sidecar.parent, [f".{sidecar.name}.*.tmp", f".{sidecar.name}.tmp"])
+    return removed + (remove_stale(out, [".*.tmp"]) if out.is_dir() else [])
 
 
 def remove_predictions(out: Path, paths: Iterable[Path] = ()) -> None:

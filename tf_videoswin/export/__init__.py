@@ -4,7 +4,8 @@
 - :mod:`.savedmodel`: TF-Hub reusable SavedModels (``classifier``, ``feature_extractor``);
 - :mod:`.model_card`: the README written next to an export;
 - :mod:`.serving`: loading an export for inference and running it on video views;
-- :mod:`.files`: atomic directories and digests.
+- :mod:`.files`: atomic directories (one writer each, see :mod:`tf_videoswin.output_lock`) and digests;
+- :mod:`.verify`: each file a loader reads checked against the size and sha256 in the metadata.
 
 Needs TensorFlow (not torch): the converter and the fine-tuning app both write through it.
 """

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from ..output_lock import OutputLock, lock_file_for, recover_directories, write_error
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
@@ -55,28 +58,50 @@ def atomic_directory(target: str | os.PathLike, overwrite: bool = False) -> Iter
 
     On any exception the temporary directory is removed and an existing ``target`` is untouched.
     An existing ``target`` is only replaced with ``overwrite``; it is moved aside first and
-    restored if the final rename fails.
+    restored if the final rename fails. One writer per target: the target's lock is held throughout,
+    so the temporaries of a run that died (``kill -9``) are removed (and logged) by the next one.
+
+    Raises:
+        OutputBusyError: another live process writes ``target``.
+        OutputWriteError: a full disk or another I/O error (also TensorFlow's, e.g. in ``SaveV2``).
+        FileExistsError: ``target`` exists and not ``overwrite``.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists() and not overwrite:
-        raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the result is an ordinary folder
     try:
-        yield tmp
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, backup)
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise write_error(target, e) from e
+    with OutputLock(target, lock_file_for(target, inside=False)):
+        recover_directories(target.parent, glob.escape(target.name))
+        if target.exists() and not overwrite:
+            raise FileExistsError(f"{target} already exists; pass --overwrite to replace it")
+        tmp = None
         try:
-            os.replace(tmp, target)
-        except BaseException:
-            if backup is not None:
-                os.replace(backup, target)
-            raise
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+            os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700; the result is an ordinary folder
+            yield tmp
+            _replace(tmp, target)
+        except Exception as e:
+            named = write_error(target, e)
+            if named is None or named is e:
+                raise
+            raise named from e
+        finally:
+            if tmp is not None and tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _replace(tmp: Path, target: Path) -> None:
+    """Rename ``tmp`` to ``target``, moving an existing ``target`` aside first (restored on failure)."""
+    backup = None
+    if target.exists():
+        backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+        os.replace(target, backup)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
         if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+            os.replace(backup, target)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup, ignore_errors=True)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import ExportFormatError
 from .metadata import ExportMetadata
+from .verify import named_read_errors, verify_export
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,11 +38,16 @@ class Serving:
         return list(self.metadata.labels)
 
 
-def load_serving(export: str | os.PathLike, outputs: tuple[str, ...]) -> Serving:
+@named_read_errors
+def load_serving(export: str | os.PathLike, outputs: tuple[str, ...], verify: bool = True) -> Serving:
     """The ``serving_default`` of a SavedModel folder of an export, checked to return ``outputs``.
 
+    ``verify``: first check the folder's files against the size and sha256 in the metadata
+    (:func:`.verify.verify_export`; cached, so a second load hashes nothing).
+
     Raises:
-        ExportFormatError: not a SavedModel folder, no valid metadata, or the wrong kind of export.
+        ExportFormatError: not a SavedModel folder, no valid metadata, files that differ from their
+            record or cannot be read, or the wrong kind of export.
     """
     import tensorflow as tf
 
@@ -49,11 +55,12 @@ def load_serving(export: str | os.PathLike, outputs: tuple[str, ...]) -> Serving
     if not (export / "saved_model.pb").is_file():
         raise ExportFormatError(f"{export} is not a SavedModel folder (no saved_model.pb)")
     metadata = ExportMetadata.read(export)
+    verify_export(export, verify)
+    loaded = tf.saved_model.load(str(export))  # a damaged file: ExportFormatError (named_read_errors)
     try:
-        loaded = tf.saved_model.load(str(export))
         serving = loaded.signatures["serving_default"]
-    except (OSError, KeyError, ValueError) as e:
-        raise ExportFormatError(f"{export}: cannot load serving_default ({e})") from e
+    except KeyError as e:
+        raise ExportFormatError(f"{export}: no serving_default signature ({e})") from e
     missing = set(outputs) - set(serving.structured_outputs)
     if missing:
         raise ExportFormatError(

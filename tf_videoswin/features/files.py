@@ -7,6 +7,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from ..output_lock import write_error
+
 
 def atomic_write(target: str | os.PathLike, write: Callable[[Path], None]) -> Path:
     """Write ``target`` through a hidden temporary file in the same folder, then rename it into place.
@@ -19,13 +21,20 @@ def atomic_write(target: str | os.PathLike, write: Callable[[Path], None]) -> Pa
         write: called with the temporary path; writes the whole content there.
     Returns:
         ``target`` as a :class:`~pathlib.Path`.
+    Raises:
+        OutputWriteError: an ``OSError`` while writing (e.g. ENOSPC), with nothing half-written left.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.replace(tmp, target)
+    except OSError as e:  # a full disk, no permission: named, and the old file is untouched
+        named = write_error(target, e)
+        if named is e:
+            raise
+        raise named from e
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FeatureStoreError
+from ..output_lock import OutputLock, lock_file_for, remove_stale
 from .files import atomic_write, atomic_write_text
 from .results import VideoFeatures
 
@@ -34,6 +35,12 @@ class NpzFeatureStore:
     def __init__(self, path: str | os.PathLike, variant: str, feature_map: bool = False) -> None:
         self.path = Path(path)
         self.variant = variant
+        self.feature_map = feature_map
+        self.lock = OutputLock(self.path, lock_file_for(self.path, inside=False))
+        self._load()
+
+    def _load(self) -> None:
+        variant, feature_map = self.variant, self.feature_map
         self.paths: list[str] = []
         self.pooled: list[np.ndarray] = []
         self.maps: list[np.ndarray] = []
@@ -54,7 +61,18 @@ class NpzFeatureStore:
         self._pending = 0
 
     def open(self) -> NpzFeatureStore:
+        """Become the file's only writer, and read what a run that ended meanwhile wrote.
+
+        Raises:
+            OutputBusyError: another live process writes this file.
+        """
+        self.lock.acquire()
+        remove_stale(self.path.parent, [f".{self.path.name}.*.tmp", f".{self.errors_path.name}.*.tmp"])
+        self._load()
         return self
+
+    def close(self) -> None:
+        self.lock.release()
 
     @property
     def has_feature_maps(self) -> bool:

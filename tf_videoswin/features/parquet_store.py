@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..errors import FeatureStoreError
 from ..optional import require
+from ..output_lock import OutputLock, lock_file_for, remove_stale
 from .files import atomic_write, atomic_write_text
 from .manifest import MANIFEST_FILE, FeatureManifest
 from .npy_layout import NPY_DIR, NpyLayout
@@ -47,7 +48,8 @@ def part_files(folder: str | os.PathLike) -> list[Path]:
 
 
 def read_table(folder: str | os.PathLike, columns: list[str] | None = None):
-    """All rows of a feature folder as one ``pyarrow.Table`` (the manifest's schema, parts in order).
+    """All rows of a feature folder as one ``pyarrow.Table`` (the manifest's schema, parts in order),
+    each video's rows once (a folder written by two processes at once holds some twice).
 
     Raises:
         FeatureStoreError: not a feature folder.
@@ -60,7 +62,19 @@ def read_table(folder: str | os.PathLike, columns: list[str] | None = None):
     schema = arrow_schema(manifest)
     if columns is not None:
         schema = pa.schema([schema.field(c) for c in columns])
-    tables = [pq.read_table(part, columns=columns) for part in part_files(folder)]
+    tables, seen = [], set()
+    for part in part_files(folder):
+        wanted = columns if columns is None or "path" in columns else [*columns, "path"]
+        table = pq.read_table(part, columns=wanted)
+        paths = table.column("path").to_pylist()
+        # A video's rows are all in one part; a later part holding it again (two writers of an older
+        # version) is a duplicate: keep the first part's rows.
+        repeated = seen.intersection(paths)
+        if repeated:
+            logger.warning("%s: %d videos already in an earlier part; rows skipped", part, len(repeated))
+            table = table.filter(pa.array([p not in repeated for p in paths], pa.bool_()))
+        seen.update(paths)
+        tables.append(table.select(columns) if columns is not None else table)
     return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
@@ -94,21 +108,38 @@ class ParquetFeatureStore:
                 f"{self.folder} has Parquet parts but no {MANIFEST_FILE} (written by an older version?); "
                 "write to another --out"
             )
-        import pyarrow.parquet as pq
-
         self.done: set[str] = set()
-        for part in part_files(self.folder):
-            self.done.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+        self._read_done()
         self.npy = NpyLayout(self.folder / NPY_DIR, manifest.variant) if manifest.mode == "snippets" else None
         self._pending: list[VideoFeatures | SnippetFeatures] = []
         self.rows_written = 0
+        self.lock = OutputLock(self.folder, lock_file_for(self.folder, inside=False))
+
+    def _read_done(self) -> None:
+        import pyarrow.parquet as pq
+
+        for part in part_files(self.folder):
+            self.done.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
 
     def open(self) -> ParquetFeatureStore:
-        """Create the folder and its manifest (once the run is known to be valid)."""
+        """Create the folder and its manifest (once the run is known to be valid), as its only writer.
+
+        Raises:
+            OutputBusyError: another live process writes this folder.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire()
+        # Holding the lock: temporaries here are a dead run's, and rows written by a run that ended
+        # since __init__ are read now, so no video is written twice.
+        remove_stale(self.folder, [".*.tmp", f"{NPY_DIR}/.*.tmp"])
+        self._read_done()
         if not (self.folder / MANIFEST_FILE).exists():
             self.manifest.write(self.folder)
         return self
+
+    def close(self) -> None:
+        """Release the folder (buffered rows are not written: :meth:`flush` first)."""
+        self.lock.release()
 
     def __contains__(self, path: str) -> bool:
         return str(path) in self.done

@@ -73,6 +73,16 @@ def save_checkpoint(work_dir: Path, model, optimizer, state: TrainingState, keep
     return target
 
 
+def remove_stale_temporaries(work_dir: Path) -> list[Path]:
+    """Half-written checkpoints and run files of a run that died (call holding the work dir's lock:
+    then no live run owns them); each is logged."""
+    from ..output_lock import recover_directories, remove_stale
+
+    return recover_directories(work_dir / CHECKPOINTS, f"{_PREFIX}*") + remove_stale(
+        work_dir, [f".{RUN_FILE}.tmp"]
+    )
+
+
 def load_checkpoint(path: Path, model, optimizer) -> TrainingState:
     """Restore model weights and optimizer state; return the loop's state.
 
