@@ -76,4 +76,4 @@ def test_deploy_flags_with_their_format_get_their_defaults():
     args.formats = ("savedmodel", "onnx")
     assert convert.check_deploy_flags(args) is None
     assert args.deploy_shape == convert.DEFAULT_DEPLOY_SHAPE
-    assert args.tflite_precisions == convert.PRECISIONS["tflite"]
+    assert args.tflite_precisions == convert.DEPLOY_PRECISIONS["tflite"]
