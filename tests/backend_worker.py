@@ -101,7 +101,9 @@ def weights_checks(args: argparse.Namespace, report: dict) -> None:
         keras_file = Path(args.export) / "swin_tiny_patch244_window877_kinetics400_1k.keras"
         reloaded = _numpy(tf_videoswin.from_pretrained(keras_file)(tf_out["input"]))
         report["keras_file"] = {k: _max_abs(reloaded[k], tf_out[k]) for k in ("features", "logits")}
-        preset = _numpy(tf_videoswin.from_pretrained(Path(args.export) / "preset")(tf_out["input"]))
+        preset = _numpy(
+            tf_videoswin.from_pretrained(Path(args.tf_outputs).parent / "preset")(tf_out["input"])
+        )
         report["preset"] = {k: _max_abs(preset[k], tf_out[k]) for k in ("features", "logits")}
         try:
             tf_videoswin.load_export_model(Path(args.export) / "classifier")

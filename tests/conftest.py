@@ -120,7 +120,7 @@ def _run_shared_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory, tiny_checkpoint) -> Path:
     """``exports/<tiny>`` written by ``porting/convert.py`` from the synthetic checkpoint, with every
-    Keras format (SavedModels, ``.keras``, ``.weights.h5``, the keras-hub preset). Read-only for tests.
+    Keras format (SavedModels, ``.keras``, ``.weights.h5``). Read-only for tests.
 
     Written once per run, not once per worker (a conversion takes ~100 s on 2 cores): the first worker
     to ask converts under a file lock, the others wait for it and reuse the folder."""
@@ -133,5 +133,5 @@ def tiny_export(tmp_path_factory, tiny_checkpoint) -> Path:
     with FileLock(f"{out}.lock"):
         if not (out / TINY / METADATA_FILE).is_file():
             argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
-            assert convert.main([*argv, "--formats", "savedmodel,keras,weights,preset"]) == 0
+            assert convert.main([*argv, "--formats", "savedmodel,keras,weights"]) == 0
     return out / TINY

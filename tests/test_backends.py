@@ -32,12 +32,15 @@ def tf_outputs(tiny_export, golden_outputs, tmp_path_factory):
     """The TensorFlow model of the Swin-T export on the golden input, and the export's weights file."""
     import tf_videoswin
     from tf_videoswin.export.metadata import ExportMetadata, find_metadata_file
+    from tf_videoswin.export.preset import save_preset
 
     model = tf_videoswin.from_pretrained(tiny_export)
     video = golden_outputs(TINY)["input"]
     out = {k: v.numpy() for k, v in model(video).items()}
-    path = tmp_path_factory.mktemp("tf_outputs") / "tiny.npz"
+    folder = tmp_path_factory.mktemp("tf_outputs")
+    path = folder / "tiny.npz"
     np.savez(path, input=video, **out)
+    save_preset(model, folder / "preset", variant=TINY)  # a keras-hub preset written on TensorFlow
     meta = ExportMetadata.read(tiny_export)
     weights = next(f for f in meta.files if f.format == "weights")
     return path, find_metadata_file(tiny_export).parent / weights.path

@@ -122,3 +122,15 @@ def test_keras_hub_backbone_from_preset_loads_a_preset(model, video, tmp_path):
     loaded = keras_hub.models.Backbone.from_preset(str(folder))
     assert isinstance(loaded, tf_videoswin.Recognizer3D)
     np.testing.assert_array_equal(loaded(video)["logits"].numpy(), model(video)["logits"].numpy())
+
+
+def test_converter_writes_a_preset_as_an_export_format(model, video, tmp_path):
+    """``convert.py --formats preset``: the export writer saves the preset, reloads it and records it."""
+    from porting.pipeline import normalize_formats
+    from tf_videoswin.export.keras_files import save_keras_files
+
+    assert "preset" in normalize_formats("savedmodel,preset")
+    (entry,) = save_keras_files(model, tmp_path, ["preset"], [video[:1]], name="small")
+    assert entry.format == "preset" and entry.path == "preset"
+    assert entry.parity["reload_max_abs"] == 0.0 and entry.size_bytes > 0
+    assert (tmp_path / "preset" / "config.json").is_file()
