@@ -141,3 +141,24 @@ def test_from_pretrained_refuses_a_tampered_savedmodel_and_loads_it_without_veri
     _truncate(_data_file(classifier))
     with pytest.raises(ExportFormatError, match="cannot read the export"):
         tf_videoswin.from_pretrained(classifier, verify=False)
+
+
+def test_a_savedmodel_linked_folder_by_folder_verifies_as_its_files(tiny_export, tmp_path):
+    """A SavedModel shown through links (``variables/`` a linked folder, as the long-video benchmark
+    shows an export to older code) is checked through them, and a damaged file behind them is found."""
+    linked = tmp_path / "classifier"
+    linked.mkdir()
+    for entry in (tiny_export / "classifier").iterdir():
+        if entry.name != METADATA_FILE:  # the metadata is a copy of its own (never write through a link)
+            (linked / entry.name).symlink_to(entry.resolve())
+    shutil.copy(tiny_export / "classifier" / METADATA_FILE, linked / METADATA_FILE)
+    verify_lib.verify_export(linked)
+    copy = _copy(tiny_export / "classifier", tmp_path / "copy")
+    data = next((copy / "variables").glob("variables.data-*"))
+    data.write_bytes(data.read_bytes()[:100])
+    relinked = tmp_path / "relinked"
+    relinked.mkdir()
+    for entry in copy.iterdir():
+        (relinked / entry.name).symlink_to(entry.resolve())
+    with pytest.raises(ExportFormatError, match="truncated or replaced"):
+        verify_lib.verify_export(relinked)

@@ -69,11 +69,17 @@ def _tree(path: Path) -> tuple[int, str]:
     if path.is_file():
         return path.stat().st_size, cached_sha256(path)
     digest, size = hashlib.sha256(), 0
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.name != METADATA_FILE):
+    for file in sorted(p for p in _files(path) if p.name != METADATA_FILE):
         size += file.stat().st_size
         digest.update(file.relative_to(path).as_posix().encode("utf-8") + b"\0")
         digest.update(bytes.fromhex(cached_sha256(file)))
     return size, digest.hexdigest()
+
+
+def _files(path: Path) -> list[Path]:
+    """The files under ``path``, through linked folders too (an export may be linked file by file or
+    folder by folder, e.g. ``variables/``, and must verify as the files it shows)."""
+    return [Path(root) / name for root, _, names in os.walk(path, followlinks=True) for name in names]
 
 
 def verify_file(target: Path, entries: list[ExportFile], metadata_file: Path) -> None:
