@@ -152,6 +152,90 @@ def test_console_is_pure_python():
     assert not imported & {"tensorflow", "keras", "torch", "numpy", "tf_keras"}, imported
 
 
+def _documented_floors() -> dict[str, int]:
+    """``module prefix -> floor`` from the layout table of docs/architecture.md (rows with a floor)."""
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    floors: dict[str, int] = {}
+    for line in text.split("## Layout", 1)[1].split("\n## ", 1)[0].splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or not cells[0].isdigit():
+            continue
+        first, *rest = re.findall(r"`([^`]+)`", cells[1])
+        folder = first.rsplit("/", 1)[0] if "/" in first.rstrip("/") else ""
+        for path in [first, *(f"{folder}/{r}" for r in rest)]:
+            floors[path.rstrip("/").removesuffix(".py").replace("/", ".")] = int(cells[0])
+    return floors
+
+
+FLOORS = _documented_floors()
+
+
+def _floor(module: str) -> int | None:
+    """The documented floor of ``module`` (its longest documented prefix), None where none is documented."""
+    matches = [p for p in FLOORS if _under(module, (p,))]
+    return FLOORS[max(matches, key=len)] if matches else None
+
+
+def test_no_import_runs_back_up_the_documented_floors():
+    """Every import, module-level or inside a function, goes to the importer's floor or one below it."""
+    assert FLOORS, "docs/architecture.md has no floors"
+    bad = []
+    for module, targets in GRAPH.items():
+        own = _floor(module)
+        for target, _ in targets:
+            theirs = _floor(target)
+            if own is not None and theirs is not None and theirs > own:
+                bad.append(f"{module} (floor {own}) imports {target} (floor {theirs})")
+    assert not bad, "\n".join(sorted(set(bad)))
+
+
+def test_every_module_has_a_floor():
+    missing = [m for m in GRAPH if m not in PACKAGES and _floor(m) is None]
+    assert not missing, missing
+
+
+def test_no_package_loop():
+    """Packages (``tf_videoswin.<sub>``, ``porting``, ``reference_torch``) import each other without a loop,
+    counting imports inside functions too."""
+
+    def package(module: str) -> str:
+        parts = module.split(".")
+        return ".".join(parts[:2]) if parts[0] == "tf_videoswin" and len(parts) > 1 else parts[0]
+
+    edges: dict[str, set[str]] = {}
+    for module, targets in GRAPH.items():
+        for target, _ in targets:
+            if target != "tf_videoswin" and package(target) != package(module):
+                edges.setdefault(package(module), set()).add(package(target))
+    edges.pop("tf_videoswin", None)  # the root's lazy re-exports (``from_pretrained``, ``build_model``)
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges.get(node, ())):
+            if state.get(nxt) == 1:
+                pytest.fail("package loop: " + " -> ".join([*path[path.index(nxt) :], nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+
+
+def test_from_pretrained_does_not_import_the_export_orchestration():
+    writers = (
+        "tf_videoswin.export.writer",
+        "tf_videoswin.export.savedmodel",
+        "tf_videoswin.export.keras_files",
+    )
+    imported = {t for t, _ in GRAPH["tf_videoswin.pretrained"]}
+    assert not {
+        t for t in imported if _under(t, (*writers, "tf_videoswin.export.deploy", "porting.pipeline"))
+    }
+
+
 def test_package_root_imports_only_floor_zero_eagerly():
     eager = [t for t, top in GRAPH["tf_videoswin"] if top]
     assert all(_under(t, FLOOR0) for t in eager), eager
