@@ -4,20 +4,15 @@
     >>> model = tf_videoswin.from_pretrained("swin_tiny_patch244_window877_kinetics400_1k")  # doctest: +SKIP
     >>> model = tf_videoswin.build_model("swin_tiny_patch244_window877_kinetics400_1k")  # random weights
 
-Floors, bottom to top (each imports only those below it):
-
-- :mod:`.config`, :mod:`.variants`, :mod:`.errors`, :mod:`.output_lock`: pure Python (architecture,
-  presets, errors, one writer per output);
-- :mod:`.model`: the Keras model (TensorFlow); :mod:`.video`: the official test pipeline (NumPy, PyAV);
-- :mod:`.export`: the export format, its writer and readers;
-- the converter (the ``porting`` and ``reference_torch`` packages, torch), :mod:`.ray`, :mod:`.cli`;
-- :mod:`.pretrained`: ``from_pretrained`` and ``load_export_model``.
+The model runs on Keras' TensorFlow, JAX and PyTorch backends (``KERAS_BACKEND``); the floors of the code
+base are described once, in ``docs/architecture.md``.
 
 Importing the package imports no TensorFlow or torch; the model loads on first access. It turns on
 TensorFlow's oneDNN CPU kernels where TensorFlow would leave them off (:mod:`.cpu`;
 ``TF_ENABLE_ONEDNN_OPTS=0`` opts out). The Keras
 layers register themselves with Keras when Keras is imported (before or after this package), so
-``keras.saving.load_model("x.keras")`` needs no ``custom_objects``.
+``keras.saving.load_model("x.keras")`` needs no ``custom_objects``; the keras-hub ``Backbone`` form of the
+model registers once keras-hub is imported.
 """
 
 from __future__ import annotations
