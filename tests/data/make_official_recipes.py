@@ -17,16 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: import the registry from the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tf_videoswin.variants import OFFICIAL_VARIANTS
+
 OUT = Path(__file__).with_name("official_recipes.json")
 REPOSITORY = "https://github.com/SwinTransformer/Video-Swin-Transformer"
-NAMES = (
-    "swin_tiny_patch244_window877_kinetics400_1k",
-    "swin_small_patch244_window877_kinetics400_1k",
-    "swin_base_patch244_window877_kinetics400_1k",
-    "swin_base_patch244_window877_kinetics400_22k",
-    "swin_base_patch244_window877_kinetics600_22k",
-    "swin_base_patch244_window1677_sthv2",
-)
+#: The official configs: the registry's official variants (one config file each).
+NAMES = OFFICIAL_VARIANTS
 #: value name -> (pattern whose last match in the config is the value, type)
 PATTERNS = {
     "lr": (r"type='AdamW', lr=([0-9.e-]+)", float),
