@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     )
 
 Tensor = Any
-#: Receives ``(module path, output)`` of every block and stage (see ``SwinTransformer3D.call``).
+#: Receives ``(module path, output)`` of every block and stage (see ``SwinTransformer3D.call``); a
+#: callable, because Keras copies list/dict arguments.
 OutputHook = Callable[[str, Tensor], None]
 
 

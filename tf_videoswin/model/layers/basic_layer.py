@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import keras
 
 from ...config import check_attention_precision, check_precision
 from ...geometry import Size3
+from ..ops_forward import OutputHook
 from .common import on_tensorflow, register
 from .patch_merging import PatchMerging
 from .swin_block import SwinTransformerBlock3D
 
 if TYPE_CHECKING:
     import tensorflow as tf
-
-#: Receives ``(module path, output)``; a callable, because Keras copies list/dict arguments.
-OutputHook = Callable[[str, Any], None]
 
 
 @register
