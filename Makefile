@@ -1,18 +1,18 @@
 # Two entry points for a fresh machine (see README.md):
 #   make demo   set up .venv, convert a checkpoint, check parity, export, reload with hub.KerasLayer, predict
-#   make test   set up .venv, lint (ruff, actionlint), build the docs, run the default test suite (two workers),
-#               then the slow tier
-#   make test-fast  the same without the slow tier; wall times are in benchmarks/RESULTS.md
+#   make test   set up .venv, lint (ruff, actionlint), build the docs, run every test tier in one pytest
+#               session on two workers
+#   make test-fast  the same with the default tier only; wall times are in benchmarks/RESULTS.md
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 VARIANT ?= swin_tiny_patch244_window877_kinetics400_1k
 EXTRAS ?= convert,video,hub,ray,deploy,jax,torch,dev
-# pytest-xdist workers for the default suite (test files stay whole on one worker, so their fixtures are built
-# once). The full-size cases run afterwards in one process: each holds a 32x224x224 Swin-B in memory.
+# pytest-xdist workers (test files stay whole on one worker, so their module fixtures are built once). Files
+# go out in tests/conftest.py's longest-first order, not xdist's most-tests-first, so the workers end together.
 TEST_WORKERS ?= 2
-PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile
+PYTEST_PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # Each worker gets its share of the cores for TensorFlow's and torch's thread pools, so the workers do not
 # oversubscribe the CPU (two workers with two threads each on two cores spin against each other).
 WORKER_THREADS = $(shell $(PYTHON) -c "import os; print(max(1, (os.cpu_count() or 1) // $(TEST_WORKERS)))")
@@ -41,12 +41,14 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(PY) -m porting.demo --variant $(VARIANT)
 
-# pyproject.toml's addopts leave out the `slow` tier (full-size cases, longest end-to-end runs); `-m slow` selects it.
-# Both runs print their slowest tests, so a test that grows shows in every run.
-PYTEST_REPORT := --durations=15
+# pyproject.toml's addopts leave out the `slow` tier (full-size cases, longest end-to-end runs); `make test` selects
+# both tiers in one session, so the session fixtures (the shared export, the checkpoints) are built once.
+# Every run prints its slowest tests, so a test that grows shows.
+PYTEST_REPORT := --durations=20
+ALL_TIERS := -m "slow or not slow"
 
-test: test-fast
-	$(PY) -m pytest -m slow $(PYTEST_REPORT)
+test: lint docs
+	$(WORKER_ENV) $(PY) -m pytest $(PYTEST_PARALLEL) $(ALL_TIERS) $(PYTEST_REPORT)
 
 test-fast: lint docs
 	$(WORKER_ENV) $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_REPORT)
