@@ -269,21 +269,19 @@ def _predict_local(run: _Run, serving, labels: dict[str, int], out: Path):
 
 
 def _predict_ray(run: _Run, serving, labels: dict[str, int], out: Path):
-    from ..ray import predict_with_ray
+    from ..features.ray_engine import PredictionRequest, predict_with_ray
     from .store import read_parquet_predictions
 
     _, skipped, errors = predict_with_ray(
         list(labels),
-        serving.path,
-        out,
-        serving.metadata.variant,
-        serving.metadata.preprocessing,
-        serving.labels,
-        TOP_K,
-        run.views,
-        run.batch_size,
-        run.num_actors,
-        run.address,
+        model=serving.path,
+        output=out,
+        variant=serving.metadata.variant,
+        preprocessing=serving.metadata.preprocessing,
+        labels=serving.labels,
+        request=PredictionRequest(top_k=TOP_K, views=run.views, batch_size=run.batch_size),
+        num_actors=run.num_actors,
+        address=run.address,
     )
     for e in errors:
         e["missing"] = not Path(e["path"]).is_file()
