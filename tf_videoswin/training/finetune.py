@@ -89,6 +89,11 @@ class FinetuneConfig:
             value = getattr(self, field)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, field, Path(value))
+        # 0 and 0.0 are one setting: the run id hashes the recipe's JSON, where they differ.
+        for field in ("lr", "weight_decay", "warmup_epochs", "label_smoothing", "memory_budget_gb"):
+            value = getattr(self, field)
+            if value is not None:
+                object.__setattr__(self, field, float(value))
         if self.precision not in TRAINING_PRECISIONS:
             raise ValueError(f"precision must be one of {TRAINING_PRECISIONS}, got {self.precision!r}")
         from .recipe import PARAM_GROUP_MODES
