@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from tf_videoswin import extract_features
-    from tf_videoswin.ray import read_features
+    from tf_videoswin.features import read_features
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "videos"

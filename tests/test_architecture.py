@@ -122,7 +122,7 @@ def test_the_converter_sits_below_the_apps():
         "tf_videoswin.pretrained",
         "tf_videoswin.evaluation",
         "tf_videoswin.training",
-        "tf_videoswin.ray",
+        "tf_videoswin.features",
         "tf_videoswin.predict",
         "tf_videoswin.extract_features",
         "tf_videoswin.evaluate",

@@ -206,3 +206,22 @@ def test_ray_engine_gives_the_local_predictions(small_view_export, labelled, tmp
         assert remote[key] == local[key], key
     assert sorted(remote["failed"]) == sorted(local["failed"])
     assert code == 3 and again["already_predicted"] == 6 and again["top1"] == local["top1"]
+
+
+def test_evaluate_from_python_with_keywords(small_view_export, labelled, tmp_path):
+    """The library call behind the app: the same summary as a result object, resumable, no printing."""
+    from tf_videoswin.evaluation.evaluate import EvaluationResult, evaluate
+
+    listing, videos = labelled
+    out = tmp_path / "py.csv"
+    kwargs = dict(annotations=listing, model=small_view_export, data_root=videos, output=out, progress=False)
+    result = evaluate(**kwargs)
+    assert isinstance(result, EvaluationResult)
+    assert (result.videos, result.listed, result.missing, result.undecodable) == (6, 8, 1, 1)
+    assert sorted(result.failed) == sorted([str(videos / "missing/none.mp4"), str(videos / "broken.mp4")])
+    assert result.top1 == pytest.approx(_hand_count(_csv(out))[0]) and "compare_torch" not in result.to_dict()
+    assert json.loads((tmp_path / "py.csv.json").read_text())["summary"] == result.to_dict()
+    again = evaluate(**kwargs, failed_as_wrong=True)
+    assert again.already_predicted == 6 and again.failed_counted_as == "wrong"
+    with pytest.raises(ValueError, match="engine"):
+        evaluate(**{**kwargs, "engine": "spark"})

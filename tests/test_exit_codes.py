@@ -107,7 +107,11 @@ def test_convert_all_where_some_checkpoints_failed_exits_3(tmp_path, tiny_export
 def test_finetune_exits_3_when_training_videos_were_skipped(skipped, code, as_json, capsys):
     from types import SimpleNamespace
 
+    from tf_videoswin.training.finetune import FinetuneResult
+
     args = SimpleNamespace(json=as_json, output_dir=Path("out"))
-    state = SimpleNamespace(epoch=1, iteration=4, history=[], skipped=skipped)
-    trainer = SimpleNamespace(state=state, resumed_from=None, optimizer=SimpleNamespace(steps=1))
-    assert finetune_cli._report(args, trainer, SimpleNamespace(labels=("a", "b")), up_to_date=False) == code
+    result = FinetuneResult(
+        output_dir=Path("out"), up_to_date=False, resumed_from_iteration=None, epochs=1, iterations=4,
+        optimizer_steps=1, history=[], skipped_videos=skipped, classes=["a", "b"],
+    )  # fmt: skip
+    assert finetune_cli._report(args, result) == code

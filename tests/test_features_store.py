@@ -181,3 +181,56 @@ def test_npz_archive_keeps_the_0_2_format_with_ordinary_permissions(tmp_path):
         assert data["paths"].tolist() == ["/videos/v0.mp4"] and str(data["variant"]) == VARIANT
     with pytest.raises(FeatureStoreError, match="feature_maps"):
         NpzFeatureStore(out, VARIANT, feature_map=True)
+
+
+def test_extract_features_from_python_with_keywords(tiny_export, tmp_path):
+    """The library call behind the extraction app: a request object and keyword arguments; a result
+    object instead of printing; a second call resumes; no output is created when there is no video."""
+    from tf_videoswin.errors import VideoSourceError
+    from tf_videoswin.features import ExtractionResult, FeatureRequest, extract_features
+
+    from .videos import write_video
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for i in range(2):
+        write_video(videos / f"v{i}.mp4", frames=12, height=40, width=56, seed=70 + i)
+    (videos / "broken.mp4").write_bytes(np.random.default_rng(7).bytes(3000))
+    out = tmp_path / "features"
+    request = FeatureRequest(snippets=SnippetSpec(frames=4, stride=16))
+    kwargs = dict(sources=[videos], model=tiny_export / "feature_extractor", output=out, request=request)
+    seen = []
+
+    class Progress:
+        def __init__(self, total, snippets):
+            seen.append(("start", total, snippets))
+
+        def video_done(self, failed=False):
+            seen.append(("video", failed))
+
+        def snippets_done(self, count):
+            seen.append(("snippets", count))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            pass
+
+    result = extract_features(**kwargs, progress=Progress)
+    assert isinstance(result, ExtractionResult)
+    assert (result.extracted, result.already_done, result.with_features) == (2, 0, 2)
+    assert [e["path"] for e in result.errors] == [str(videos / "broken.mp4")]
+    assert seen[0] == ("start", 3, True) and sorted(s for s in seen if s[0] == "video")[-1] == ("video", True)
+    table = read_table(out)
+    assert sorted(set(table.column("path").to_pylist())) == [str(videos / f"v{i}.mp4") for i in range(2)]
+    assert json.loads((out / "_manifest.json").read_text())["mode"] == "snippets"
+    again = extract_features(**kwargs)
+    assert (again.extracted, again.already_done, len(again.errors)) == (0, 2, 1)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(VideoSourceError, match="no videos"):
+        extract_features(**{**kwargs, "sources": [empty], "output": tmp_path / "none"})
+    assert not (tmp_path / "none").exists()
+    with pytest.raises(ValueError, match="npz"):
+        extract_features(**{**kwargs, "format": "npz"})

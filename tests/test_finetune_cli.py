@@ -202,6 +202,32 @@ def test_other_settings_do_not_resume_silently(finetuned, capsys):
     assert "holds a run with other settings (seed)" in capsys.readouterr().err
 
 
+def test_finetune_from_python_with_keywords(finetuned, dataset, tiny_checkpoint, capsys):
+    """The library call behind the app, with keyword arguments: the finished run is found up to date
+    (the same run id as the command line's), a result object comes back, nothing is printed; other
+    settings are an error, not an exit code."""
+    from tf_videoswin.errors import TrainingError
+    from tf_videoswin.training.finetune import FinetuneConfig, FinetuneResult
+    from tf_videoswin.training.finetune import finetune as run_finetune
+
+    out, _, _, resumed = finetuned
+    train, held_out, _ = dataset
+    settings = dict(
+        data=str(train), variant=TINY, checkpoint=tiny_checkpoint, epochs=EPOCHS, output_dir=out, clip_len=4,
+        crop_size=32, batch_size=3, update_interval=1, warmup_epochs=0, val=held_out, checkpoint_every=4,
+        progress=False,
+    )  # fmt: skip
+    capsys.readouterr()
+    result = run_finetune(**settings)
+    assert isinstance(result, FinetuneResult) and result.up_to_date
+    assert result.to_dict() == {**resumed, "up_to_date": True, "resumed_from_iteration": 12}
+    assert capsys.readouterr().out == ""
+    with pytest.raises(TrainingError, match=r"other settings \(seed\)"):
+        run_finetune(FinetuneConfig(**settings), seed=1)
+    with pytest.raises(ValueError, match="precision"):
+        FinetuneConfig(**settings, precision="float16")
+
+
 def test_bad_inputs_exit_2(dataset, tiny_checkpoint, tmp_path, capsys, monkeypatch):
     train, held_out, _ = dataset
     one_class = tmp_path / "one"

@@ -9,6 +9,7 @@ import pytest
 
 from tf_videoswin.cli import finetune
 from tf_videoswin.errors import TrainingError
+from tf_videoswin.training.finetune import fit_memory, make_recipe
 from tf_videoswin.training.memory import GB, parameter_count, plan_memory, step_memory_bytes
 from tf_videoswin.variants import get_variant
 
@@ -73,13 +74,14 @@ def _args(data, out, *extra):
 
 def test_the_default_recipe_is_fitted_to_the_budget_and_says_so(tmp_path, caplog):
     args = finetune.build_parser().parse_args(_args(tmp_path, tmp_path / "out", "--memory-budget", "16"))
-    recipe = finetune.make_recipe(args)
+    config = finetune.config_from_args(args)
+    recipe = make_recipe(config)
     from tf_videoswin.training.loop import RunOptions
 
     options = RunOptions(epochs=1, batch_size=recipe.batch_size)
     assert (options.batch_size, recipe.update_interval) == (2, 4)  # upstream: 2 clips x 4 iterations
     with caplog.at_level("WARNING"):
-        fitted, opts = finetune.fit_memory(args, ARCH, recipe, options)
+        fitted, opts = fit_memory(config, ARCH, recipe, options)
     assert (opts.batch_size, fitted.update_interval, opts.recompute) == (1, 8, False)
     assert "8 iterations per optimizer step" in caplog.text
 

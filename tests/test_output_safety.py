@@ -328,7 +328,7 @@ def test_a_killed_conversions_temporary_goes_even_when_the_export_is_up_to_date(
 
 
 def test_a_second_writer_of_ray_predictions_is_refused_before_ray_starts(tmp_path, monkeypatch):
-    from tf_videoswin import ray as ray_engine
+    from tf_videoswin.features import ray_engine
 
     def no_ray(*args, **kwargs):
         raise AssertionError("Ray started although the output is taken")
@@ -336,11 +336,12 @@ def test_a_second_writer_of_ray_predictions_is_refused_before_ray_starts(tmp_pat
     monkeypatch.setattr(ray_engine, "_RayRuntime", no_ray)
     out = tmp_path / "pred"
     out.mkdir()
+    request = {"model": tmp_path, "output": out, "variant": "v", "preprocessing": None, "labels": None}
     (out / ".part-1.parquet.4242-deadbeef.tmp").write_bytes(b"half")
     with OutputLock(out, lock_file_for(out, inside=True)):
         with pytest.raises(OutputBusyError, match=f"pid {os.getpid()} "):
-            ray_engine.run_with_ray(["a.mp4"], tmp_path, out, dict, None)
+            ray_engine.predict_with_ray(["a.mp4"], **request)
         assert (out / ".part-1.parquet.4242-deadbeef.tmp").exists()  # the live writer's own
     with pytest.raises(AssertionError, match="Ray started"):
-        ray_engine.run_with_ray(["a.mp4"], tmp_path, out, dict, None)
+        ray_engine.predict_with_ray(["a.mp4"], **request)
     assert not (out / ".part-1.parquet.4242-deadbeef.tmp").exists()  # a dead writer's: removed

@@ -24,7 +24,7 @@ def ray_runtime():
 
 @pytest.mark.slow  # ~2 min: a Ray cluster, two runs and a local run
 def test_ray_matches_local_and_resumes(tiny_export, tmp_path, capsys):
-    from tf_videoswin.ray import read_features
+    from tf_videoswin.features import read_features
 
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -123,12 +123,12 @@ def test_missing_ray_gives_install_hint(monkeypatch):
     import sys
 
     from tf_videoswin.errors import MissingDependencyError
-    from tf_videoswin.ray import _require_ray
+    from tf_videoswin.features.ray_engine import require_ray
 
     monkeypatch.setitem(sys.modules, "ray", None)
     monkeypatch.setitem(sys.modules, "ray.data", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'tf-videoswin\[ray\]'"):
-        _require_ray()
+        require_ray()
 
 
 def test_ray_predict_writes_top_k_like_local(tiny_export, tmp_path, capsys):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from ..video.sampling import VIEW_MODES
@@ -154,7 +153,8 @@ def check_arguments(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Extract pooled features (per video or per snippet) of many videos with a feature_extractor export.
+    """Extract pooled features (per video or per snippet) of many videos with a feature_extractor export
+    (:func:`tf_videoswin.features.extract_features`).
 
     Args:
         argv: command-line arguments (default: ``sys.argv[1:]``); see ``--help``.
@@ -173,133 +173,58 @@ def main(argv: list[str] | None = None) -> int:
         error(problem)
         return EXIT_INPUT
 
+    import functools
+
     from ..errors import VideoSwinError
-    from ..export import serving as serving_lib
-    from ..features import NpzFeatureStore, ParquetFeatureStore, check_unique_ids
-    from ..features.compute import FeatureRequest
-    from ..video import SnippetSpec, collect_videos
-
-    store = None
-    try:
-        videos = [str(v) for v in collect_videos(args.sources)]
-        if not videos:  # before any output exists: no folder is created for nothing
-            error(f"no videos in {', '.join(map(str, args.sources))}")
-            return EXIT_INPUT
-        serving = serving_lib.load_serving(args.model, ("features", "pooled"), verify=not args.no_verify)
-        pre, variant = serving.metadata.preprocessing, serving.metadata.variant
-        spec = None
-        if args.snippets:
-            spec = SnippetSpec(
-                frames=args.snippet_frames or 32,
-                stride=args.stride or 16,
-                frame_interval=args.frame_interval or 1,
-                fps=args.fps,
-            )
-        request = FeatureRequest(
-            snippets=spec,
-            views=args.views or "single",
-            feature_map=args.save_feature_map,
-            tokens=args.snippet_tokens,
-            batch_size=args.batch_size,
-        )
-        if args.format == "npz":
-            store = NpzFeatureStore(args.out, variant, args.save_feature_map)
-        else:
-            store = ParquetFeatureStore(args.out, request.manifest(variant, pre))
-        todo = [v for v in videos if v not in store]
-        if spec is not None:
-            check_unique_ids(videos)
-            store.npy.check_owner(todo)
-        if args.engine == "ray":
-            from ..ray import require_ray
-
-            require_ray()
-            serving = None  # the driver needs only the metadata; each actor loads its own copy
-        store.open()
-        todo = [v for v in videos if v not in store]  # again under the lock: rows of a run just ended
-    except (VideoSwinError, OSError, ValueError) as e:
-        if store is not None:
-            store.close()
-        error(e)
-        return EXIT_INPUT
-    try:
-        return _extract(args, store, serving, videos, todo, pre, request, spec is not None)
-    except VideoSwinError as e:  # e.g. OutputWriteError: a full disk; the parts written are whole
-        error(e)
-        return EXIT_INPUT
-    finally:
-        store.close()
-
-
-def _extract(args, store, serving, videos: list[str], todo: list[str], pre, request, snippets: bool) -> int:
-    """Compute and store the features of ``todo``; print the summary; the exit code."""
-    from ..errors import VideoSwinError
+    from ..features import FeatureRequest, export_file, extract_features
+    from ..video import SnippetSpec
     from .progress import ExtractionProgress
 
-    skipped = len(videos) - len(todo)
-
-    with ExtractionProgress(len(todo), snippets, args.no_progress) as progress:
-        if args.engine == "ray":
-            from ..ray import iter_features_with_ray
-
-            results = iter_features_with_ray(todo, args.model, pre, request, args.num_actors, args.address)
-        else:
-            results = _iter_local(serving, todo, pre, request, progress.snippets_done)
-        done, errors = _write_results(results, store, progress, args.flush_every, args.engine == "ray")
-    for e in errors:
+    spec = None
+    if args.snippets:
+        spec = SnippetSpec(
+            frames=args.snippet_frames or 32,
+            stride=args.stride or 16,
+            frame_interval=args.frame_interval or 1,
+            fps=args.fps,
+        )
+    request = FeatureRequest(
+        snippets=spec,
+        views=args.views or "single",
+        feature_map=args.save_feature_map,
+        tokens=args.snippet_tokens,
+        batch_size=args.batch_size,
+    )
+    try:
+        result = extract_features(
+            sources=args.sources,
+            model=args.model,
+            output=args.out,
+            request=request,
+            format=args.format,
+            flush_every=args.flush_every,
+            engine=args.engine,
+            verify=not args.no_verify,
+            num_actors=args.num_actors,
+            address=args.address,
+            progress=functools.partial(ExtractionProgress, disable=args.no_progress),
+        )
+    except (VideoSwinError, OSError, ValueError) as e:  # e.g. OutputWriteError: a full disk
+        error(e)
+        return EXIT_INPUT
+    for e in result.errors:
         print(f"skipped: {e['error']}", file=sys.stderr)
     if args.single_file is not None:
-        from ..features import export_file
-
         try:
             export_file(args.out, args.single_file)
         except (OSError, VideoSwinError) as e:
             error(f"--single-file {args.single_file}: {e}")
             return EXIT_INPUT
-    print(f"{done} extracted, {skipped} already done (skipped), {len(errors)} failed -> {args.out}")
-    return outcome_code(done + skipped, len(errors))
-
-
-def _iter_local(serving, videos: list[str], pre, request, on_batch) -> Iterator[tuple[str, object, str]]:
-    """``(path, result, error)`` per video, computed in this process."""
-    from ..errors import VideoError
-    from ..features.compute import extract_one
-
-    for video in videos:
-        try:
-            yield video, extract_one(serving, video, pre, request, on_batch), ""
-        except VideoError as e:
-            yield video, None, str(e)
-
-
-def _write_results(
-    results, store, progress, flush_every: int, count_snippets: bool
-) -> tuple[int, list[dict]]:
-    """Store each result as it comes (a part every ``flush_every`` videos) and list the failures.
-
-    Everything finished is written even when the run stops early (Ctrl-C, an unexpected error).
-    ``count_snippets``: results arrive whole (Ray), so their snippets are counted here.
-    """
-    errors: list[dict] = []
-    done = 0
-    try:
-        for path, result, problem in results:
-            if result is None:
-                errors.append({"path": path, "error": problem})
-                progress.video_done(failed=True)
-                continue
-            store.add(result)
-            done += 1
-            if count_snippets:
-                progress.snippets_done(result.count)
-            progress.video_done()
-            if store.pending_videos >= flush_every:
-                store.flush()
-                store.write_errors(errors)
-    finally:  # also on Ctrl-C or an unexpected error: keep every video already finished
-        store.flush()
-        store.write_errors(errors)
-    return done, errors
+    print(
+        f"{result.extracted} extracted, {result.already_done} already done (skipped), "
+        f"{len(result.errors)} failed -> {args.out}"
+    )
+    return outcome_code(result.with_features, len(result.errors))
 
 
 if __name__ == "__main__":

@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main_ray(args: argparse.Namespace, serving) -> int:
     from ..errors import VideoSwinError
-    from ..ray import predict_with_ray
+    from ..features.ray_engine import PredictionRequest, predict_with_ray
 
     if args.out is None:
         error("--engine ray needs --out DIR (Parquet parts)")
@@ -139,16 +139,14 @@ def _main_ray(args: argparse.Namespace, serving) -> int:
     try:
         written, skipped, errors = predict_with_ray(
             [str(v) for v in args.videos],
-            args.model,
-            args.out,
-            serving.metadata.variant,
-            serving.metadata.preprocessing,
-            serving.labels,
-            args.top_k,
-            args.views,
-            args.batch_size,
-            args.num_actors,
-            args.address,
+            model=args.model,
+            output=args.out,
+            variant=serving.metadata.variant,
+            preprocessing=serving.metadata.preprocessing,
+            labels=serving.labels,
+            request=PredictionRequest(top_k=args.top_k, views=args.views, batch_size=args.batch_size),
+            num_actors=args.num_actors,
+            address=args.address,
         )
     except (VideoSwinError, OSError) as e:  # a missing ray, another writer of --out, a full disk
         error(e)

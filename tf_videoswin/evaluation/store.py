@@ -4,7 +4,7 @@ Local engine: one CSV file, a row appended (and flushed) per video; a torn last 
 is cut off when the file is opened again. Columns: ``path, label, top1, top5, top5_probability``
 (space-separated indices / probabilities, most probable first) and, with ``--compare-torch``,
 ``torch_top1, torch_max_prob_diff``. Ray engine: the Parquet parts of
-:func:`tf_videoswin.ray.predict_with_ray` (``path, variant, top_k_index, top_k_label,
+:func:`tf_videoswin.features.ray_engine.predict_with_ray` (``path, variant, top_k_index, top_k_label,
 top_k_probability``), read back here. Next to either, ``<out>.json`` records which model and views
 made the predictions (a resumed run must use the same) and the last summary.
 """

@@ -27,6 +27,8 @@ import os
 import uuid
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import FeatureStoreError
 from ..optional import require
 from ..output_lock import OutputLock, lock_file_for, remove_stale
@@ -45,6 +47,37 @@ PART_GLOB = "part-*.parquet"
 def part_files(folder: str | os.PathLike) -> list[Path]:
     """The Parquet parts of a feature folder, in the order they were written."""
     return sorted(Path(folder).glob(PART_GLOB))
+
+
+def paths_in_parts(folder: str | os.PathLike) -> set[str]:
+    """The video paths present in the Parquet parts of ``folder`` (empty when it does not exist)."""
+    import pyarrow.parquet as pq
+
+    paths: set[str] = set()
+    for part in part_files(folder):
+        paths.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+    return paths
+
+
+def write_part(folder: str | os.PathLike, table) -> Path:
+    """A new Parquet part ``part-<n>-<id>.parquet`` of ``folder`` holding ``table``; visible only once
+    complete (a failed write leaves nothing but a temporary that the next writer removes)."""
+    import pyarrow.parquet as pq
+
+    folder = Path(folder)
+    name = f"part-{len(part_files(folder)) + 1:06d}-{uuid.uuid4().hex[:8]}.parquet"
+    return atomic_write(folder / name, lambda tmp: pq.write_table(table, tmp))
+
+
+def read_features(folder: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``{path: pooled}`` of a feature folder (one vector per video)."""
+    table = read_table(folder, columns=["path", "pooled"])
+    return {
+        path: np.asarray(pooled, np.float32)
+        for path, pooled in zip(
+            table.column("path").to_pylist(), table.column("pooled").to_pylist(), strict=True
+        )
+    }
 
 
 def read_table(folder: str | os.PathLike, columns: list[str] | None = None):
@@ -116,10 +149,7 @@ class ParquetFeatureStore:
         self.lock = OutputLock(self.folder, lock_file_for(self.folder, inside=False))
 
     def _read_done(self) -> None:
-        import pyarrow.parquet as pq
-
-        for part in part_files(self.folder):
-            self.done.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
+        self.done.update(paths_in_parts(self.folder))
 
     def open(self) -> ParquetFeatureStore:
         """Create the folder and its manifest (once the run is known to be valid), as its only writer.
@@ -159,11 +189,8 @@ class ParquetFeatureStore:
         """Write the buffered videos as one new part (nothing happens without any)."""
         if not self._pending:
             return
-        import pyarrow.parquet as pq
-
         table = results_table(self._pending, self.manifest)
-        name = f"part-{len(part_files(self.folder)) + 1:06d}-{uuid.uuid4().hex[:8]}.parquet"
-        atomic_write(self.folder / name, lambda tmp: pq.write_table(table, tmp))
+        name = write_part(self.folder, table).name
         self.done.update(r.path for r in self._pending)
         self.rows_written += table.num_rows
         logger.info("%s: %d videos, %d rows", name, len(self._pending), table.num_rows)

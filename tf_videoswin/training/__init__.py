@@ -6,7 +6,10 @@
 - :mod:`.optimizer`: AdamW per parameter group with gradient accumulation;
 - :mod:`.data`: seeded epoch order and per-sample augmentation, threaded decoding;
 - :mod:`.loop`: the loop, checkpoints and resume; :mod:`.checkpoint`: the checkpoint files;
-- :mod:`.model`: the starting model; :mod:`.export`: the export of the result.
+- :mod:`.model`: the starting model; :mod:`.export`: the export of the result;
+- :mod:`.finetune`: all of it as one call, :func:`~.finetune.finetune` (data, model, memory plan, resume,
+  loop, export), from Python with keyword arguments.
 
-The app is ``python -m tf_videoswin.finetune`` (:mod:`tf_videoswin.cli.finetune`).
+The app ``python -m tf_videoswin.finetune`` (:mod:`tf_videoswin.cli.finetune`) parses its flags and calls
+:func:`~.finetune.finetune`.
 """

@@ -1,4 +1,4 @@
-"""Feature extraction and prediction on Ray Data: the local engine's functions, run by a pool of actors.
+"""The Ray engine of feature extraction and prediction: the local engine's functions, run by a pool of actors.
 
 The same functions as the local engine do the work, so results are identical bit for bit:
 
@@ -9,22 +9,27 @@ The same functions as the local engine do the work, so results are identical bit
   memory proportional to the video's length);
 - predictions: ``load_views`` in tasks, then :func:`tf_videoswin.export.serving.predict_views`.
 
-Results come back to the driver, which writes them with the local engine's store (one folder layout
-for both engines). Ray is optional (``pip install 'tf-videoswin[ray]'``) and imported only here.
+Results come back to the driver, which writes them with the local engine's Parquet part writer
+(:mod:`.parquet_store`: one folder layout for both engines). What to compute is a request object
+(:class:`~.compute.FeatureRequest`, :class:`PredictionRequest`); everything else is a keyword argument.
+Ray is optional (``pip install 'tf-videoswin[ray]'``) and imported only here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-from .optional import require
+from ..config import Preprocessing
+from ..optional import require
+from .compute import FeatureRequest
+from .parquet_store import paths_in_parts, write_part
 
 logger = logging.getLogger(__name__)
 
@@ -36,57 +41,8 @@ def require_ray():
     return require("ray", "the ray engine")
 
 
-_require_ray = require_ray
-
-
-def done_paths(out_dir: Path) -> set[str]:
-    """Video paths already present in the Parquet parts of ``out_dir``."""
-    import pyarrow.parquet as pq
-
-    if not out_dir.is_dir():
-        return set()
-    paths: set[str] = set()
-    for part in sorted(out_dir.glob("part-*.parquet")):
-        paths.update(pq.read_table(part, columns=["path"]).column("path").to_pylist())
-    return paths
-
-
-def read_features(out_dir: Path) -> dict[str, np.ndarray]:
-    """``{path: pooled}`` of a feature folder (one vector per video)."""
-    from .features import read_table
-
-    table = read_table(out_dir, columns=["path", "pooled"])
-    return {
-        path: np.asarray(pooled, np.float32)
-        for path, pooled in zip(
-            table.column("path").to_pylist(), table.column("pooled").to_pylist(), strict=True
-        )
-    }
-
-
-def _write_part(out_dir: Path, rows: list[dict]) -> None:
-    """One Parquet part from rows of equal keys; numpy vectors become list columns (predictions)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = {}
-    for key in rows[0]:
-        values = [r[key] for r in rows]
-        if isinstance(values[0], np.ndarray):
-            dtype = pa.float32() if values[0].dtype.kind == "f" else pa.int32()
-            columns[key] = pa.array([v.tolist() for v in values], pa.list_(dtype))
-        elif isinstance(values[0], list):
-            columns[key] = pa.array(values, pa.list_(pa.string()))
-        else:
-            columns[key] = pa.array(values, pa.string())
-    from .features.files import atomic_write
-
-    table = pa.table(columns)  # a part is visible only once complete; a failed write leaves nothing
-    atomic_write(out_dir / f"part-{uuid.uuid4().hex}.parquet", lambda tmp: pq.write_table(table, tmp))
-
-
 def _decode(row: dict, preprocessing, views: str) -> dict:
-    from .video import VideoError, load_views
+    from ..video import VideoError, load_views
 
     try:
         array = load_views(row["path"], preprocessing, views)
@@ -105,14 +61,14 @@ class _Predictor:
     """One loaded classifier export per actor: softmax averaged over the decoded views of each row."""
 
     def __init__(self, model_dir: str, batch_size: int) -> None:
-        from .export.serving import load_serving
+        from ..export.serving import load_serving
 
         # The driver checked the files (or was told --no-verify) before starting the actors.
         self.serving = load_serving(model_dir, ("logits",), verify=False)
         self.batch_size = batch_size
 
     def __call__(self, batch: dict) -> dict:
-        from .export.serving import predict_views
+        from ..export.serving import predict_views
 
         values, errors = [], []
         for blob, error in zip(batch["views"], batch["error"], strict=True):
@@ -136,7 +92,7 @@ class _FeatureActor:
     """
 
     def __init__(self, model_dir: str, preprocessing, request) -> None:
-        from .export.serving import load_serving
+        from ..export.serving import load_serving
 
         # The driver checked the files (or was told --no-verify) before starting the actors.
         self.serving = load_serving(model_dir, ("features", "pooled"), verify=False)
@@ -144,8 +100,8 @@ class _FeatureActor:
         self.request = request
 
     def _one(self, path: str, blob, error: str) -> tuple[bytes, str]:
-        from .errors import VideoError
-        from .features.compute import snippet_features, video_features
+        from ..errors import VideoError
+        from .compute import snippet_features, video_features
 
         if error:
             return b"", error
@@ -196,9 +152,10 @@ class _RayRuntime:
 
 def iter_features_with_ray(
     videos: list[str],
-    model_dir: str | os.PathLike,
-    preprocessing,
-    request,
+    *,
+    model: str | os.PathLike,
+    preprocessing: Preprocessing,
+    request: FeatureRequest,
     num_actors: int = 2,
     address: str | None = None,
 ) -> Iterator[tuple[str, object, str]]:
@@ -209,13 +166,13 @@ def iter_features_with_ray(
 
     Args:
         videos: video paths to process.
-        model_dir: a feature_extractor export, readable by every worker under this path.
+        model: a feature_extractor export, readable by every worker under this path.
         preprocessing: the export's :class:`~tf_videoswin.config.Preprocessing`.
-        request: a :class:`~tf_videoswin.features.compute.FeatureRequest`.
+        request: what to compute.
         num_actors: model actors (one loaded export each).
         address: an existing cluster's address (default: a local Ray runtime).
     """
-    from .features.results import from_bytes
+    from .results import from_bytes
 
     if not videos:
         return
@@ -230,7 +187,7 @@ def iter_features_with_ray(
         ds = ds.map_batches(
             _FeatureActor,
             fn_constructor_kwargs={
-                "model_dir": str(model_dir),
+                "model_dir": str(model),
                 "preprocessing": preprocessing,
                 "request": request,
             },
@@ -245,48 +202,107 @@ def iter_features_with_ray(
                 yield str(row["path"]), from_bytes(bytes(row["result"])), ""
 
 
-def run_with_ray(
+@dataclasses.dataclass(frozen=True)
+class PredictionRequest:
+    """What to predict for every video.
+
+    Attributes:
+        top_k: classes kept per video, most probable first.
+        views: ``'official'`` or ``'single'`` test views (softmax averaged over them).
+        batch_size: views per forward pass.
+    """
+
+    top_k: int = 5
+    views: str = "official"
+    batch_size: int = 4
+
+
+def predict_with_ray(
     videos: list[str],
-    model_dir: Path,
-    out_dir: Path,
-    make_row,
-    preprocessing,
-    views: str = "official",
-    batch_size: int = 4,
+    *,
+    model: str | os.PathLike,
+    output: str | os.PathLike,
+    variant: str,
+    preprocessing: Preprocessing,
+    labels: list[str] | None,
+    request: PredictionRequest = PredictionRequest(),
     num_actors: int = 2,
     address: str | None = None,
     rows_per_part: int = 64,
 ) -> tuple[int, int, list[dict]]:
-    """Predict the videos not yet in ``out_dir``; ``make_row(path, probs)`` builds output rows.
+    """Top-k predictions of the videos not yet in ``output``, as Parquet parts (``path``, ``variant``,
+    ``top_k_index``, ``top_k_label``, ``top_k_probability``), as the only writer of that folder.
 
-    Returns ``(written, skipped, errors)``.
+    Args:
+        videos: video paths to process.
+        model: a classifier export, readable by every worker under this path.
+        output: the folder of Parquet parts (created; resumable).
+        variant, preprocessing, labels: the export's (its metadata and label names; ``None``: indices).
+        request: what to predict.
+        num_actors, address: model actors, and an existing cluster (default: a local Ray runtime).
+        rows_per_part: rows per Parquet part.
+    Returns:
+        ``(written, skipped, errors)``: videos written now, already in ``output``, and
+        ``[{"path", "error"}]`` of those that failed.
+    Raises:
+        OutputBusyError: another live process writes ``output`` (checked before Ray starts).
     """
-    from .output_lock import OutputLock, lock_file_for, remove_stale
+    from ..output_lock import OutputLock, lock_file_for, remove_stale
 
+    out_dir = Path(output)
     out_dir.mkdir(parents=True, exist_ok=True)
     with OutputLock(out_dir, lock_file_for(out_dir, inside=True)):  # one writer: each video once
         remove_stale(out_dir, [".*.tmp"])
-        return _run_with_ray(
-            videos, model_dir, out_dir, make_row, preprocessing, views, batch_size, num_actors, address,
-            rows_per_part,
-        )  # fmt: skip
+        already = paths_in_parts(out_dir)
+        todo = [v for v in videos if v not in already]
+        if not todo:
+            return 0, len(videos), []
+
+        def make_row(path: str, probs: np.ndarray) -> dict:
+            top = np.argsort(-probs)[: request.top_k]
+            return {
+                "path": path,
+                "variant": variant,
+                "top_k_index": top.astype(np.int32),
+                "top_k_label": [labels[i] if labels else str(i) for i in top],
+                "top_k_probability": probs[top].astype(np.float32),
+            }
+
+        done, errors = _predict(
+            todo,
+            out_dir,
+            make_row,
+            model_dir=str(model),
+            preprocessing=preprocessing,
+            request=request,
+            num_actors=num_actors,
+            address=address,
+            per_part=rows_per_part,
+        )
+    return done, len(videos) - len(todo), errors
 
 
-def _run_with_ray(
-    videos, model_dir, out_dir, make_row, preprocessing, views, batch_size, num_actors, address, rows_per_part
-) -> tuple[int, int, list[dict]]:
-    already = done_paths(out_dir)
-    todo = [v for v in videos if v not in already]
-    if not todo:
-        return 0, len(videos), []
+def _predict(
+    todo: list[str],
+    out_dir: Path,
+    make_row,
+    *,
+    model_dir,
+    preprocessing,
+    request,
+    num_actors,
+    address,
+    per_part,
+) -> tuple[int, list[dict]]:
+    """Predict ``todo`` on the actor pool; ``make_row(path, probs)`` rows go to parts of ``per_part``."""
     with _RayRuntime(address):
         import ray.data
 
         ds = ray.data.from_items([{"path": v} for v in todo], override_num_blocks=len(todo))
-        ds = ds.map(_decode, fn_kwargs={"preprocessing": preprocessing, "views": views})
+        ds = ds.map(_decode, fn_kwargs={"preprocessing": preprocessing, "views": request.views})
         ds = ds.map_batches(
             _Predictor,
-            fn_constructor_kwargs={"model_dir": str(model_dir), "batch_size": batch_size},
+            fn_constructor_kwargs={"model_dir": model_dir, "batch_size": request.batch_size},
             batch_size=1,
             concurrency=num_actors,
             batch_format="numpy",
@@ -297,41 +313,27 @@ def _run_with_ray(
                 errors.append({"path": str(row["path"]), "error": str(row["error"])})
                 continue
             pending.append(make_row(str(row["path"]), np.asarray(row["values"])))
-            if len(pending) >= rows_per_part:
-                _write_part(out_dir, pending)
+            if len(pending) >= per_part:
+                write_part(out_dir, _rows_table(pending))
                 done, pending = done + len(pending), []
         if pending:
-            _write_part(out_dir, pending)
+            write_part(out_dir, _rows_table(pending))
             done += len(pending)
-    return done, len(videos) - len(todo), errors
+    return done, errors
 
 
-def predict_with_ray(
-    videos,
-    model_dir,
-    out_dir,
-    variant,
-    preprocessing,
-    labels,
-    top_k=5,
-    views="official",
-    batch_size=4,
-    num_actors=2,
-    address=None,
-) -> tuple[int, int, list[dict]]:
-    """Top-k predictions to Parquet (``path``, ``variant``, ``top_k_index``, ``top_k_label``,
-    ``top_k_probability``)."""
+def _rows_table(rows: list[dict]):
+    """An Arrow table of prediction rows of equal keys; numpy vectors become list columns."""
+    import pyarrow as pa
 
-    def make_row(path: str, probs: np.ndarray) -> dict:
-        top = np.argsort(-probs)[:top_k]
-        return {
-            "path": path,
-            "variant": variant,
-            "top_k_index": top.astype(np.int32),
-            "top_k_label": [labels[i] if labels else str(i) for i in top],
-            "top_k_probability": probs[top].astype(np.float32),
-        }
-
-    return run_with_ray(
-        videos, model_dir, out_dir, make_row, preprocessing, views, batch_size, num_actors, address
-    )
+    columns = {}
+    for key in rows[0]:
+        values = [r[key] for r in rows]
+        if isinstance(values[0], np.ndarray):
+            dtype = pa.float32() if values[0].dtype.kind == "f" else pa.int32()
+            columns[key] = pa.array([v.tolist() for v in values], pa.list_(dtype))
+        elif isinstance(values[0], list):
+            columns[key] = pa.array(values, pa.list_(pa.string()))
+        else:
+            columns[key] = pa.array(values, pa.string())
+    return pa.table(columns)
