@@ -165,6 +165,7 @@ def _resolve_checkpoint(args: argparse.Namespace, name: str) -> tuple[Path, str 
 
 
 def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = None):
+    from porting.export_plan import ExportPlan
     from porting.pipeline import convert
 
     cfg = get_variant(name)
@@ -175,21 +176,24 @@ def _convert_one(args: argparse.Namespace, name: str, checkpoint: Path | None = 
     if not args.no_export:
         recover_target(args.output_dir / name)  # a killed run's temporaries, even if nothing is written now
     print(f"converting {name} from {checkpoint}", flush=True)
+    plan = ExportPlan(
+        formats=args.formats,
+        deploy_shape=args.deploy_shape,
+        precision=args.precision,
+        attention_precision=args.attention_precision,
+        tflite_precisions=args.tflite_precisions,
+        overwrite=args.overwrite,
+    )
     return convert(
         cfg,
         checkpoint,
         args.output_dir,
+        plan,
         checkpoint_sha256=digest,
         trust_checkpoint=args.trust_checkpoint,
         parity_shape=args.parity_shape,
         tolerance=args.tolerance,
-        overwrite=args.overwrite,
         export=not args.no_export,
-        formats=args.formats,
-        deploy_shape=args.deploy_shape,
-        precision=args.precision,
-        tflite_precisions=args.tflite_precisions,
-        attention_precision=args.attention_precision,
     )
 
 
@@ -279,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.all is not None and args.checkpoint is not None:
         parser.error("--checkpoint goes with --variant; --all reads <variant>.pth files from a directory")
     check_attention_precision_argument(parser, args)
-    from porting.pipeline import normalize_formats
+    from porting.export_plan import normalize_formats
 
     try:
         args.formats = normalize_formats(args.formats)

@@ -126,17 +126,18 @@ def test_asking_for_lossy_files_keeps_the_exact_ones(lossy_export):
 
 
 def test_more_tflite_precisions_rewrite_the_export_with_those_it_holds(deploy_export, deploy_meta):
-    from porting.pipeline import plan_export
+    from porting.export_plan import ExportPlan, plan_export
 
     cfg, sha = get_variant(TINY), deploy_meta.source["checkpoint_sha256"]
     formats = ("savedmodel", "tflite")
-    plan = plan_export(
-        deploy_meta, cfg, sha, formats, False, deploy_export, {"x.int8.tflite"}, "float32", ["int8"]
-    )
+    asked = ExportPlan(formats=formats, deploy_shape=GOLDEN_SHAPE, tflite_precisions=["int8"])
+    assert {f.path for f in _files(deploy_meta, "tflite")}.isdisjoint(asked.deploy_paths(TINY))
+    plan = plan_export(deploy_meta, cfg, sha, asked, deploy_export)
     assert plan.action == "write" and plan.overwrite
     assert plan.tflite_precisions == ("float32", "int8")  # the held float32 files stay
     held = {f.path for f in _files(deploy_meta, "tflite")}
-    plan = plan_export(deploy_meta, cfg, sha, formats, False, deploy_export, held, "float32", ["float32"])
+    plan = plan_export(deploy_meta, cfg, sha, asked.replace(tflite_precisions=["float32"]), deploy_export)
+    assert asked.replace(tflite_precisions=["float32"]).deploy_paths(TINY) == held
     assert plan.action == "skip"
 
 

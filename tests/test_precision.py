@@ -144,7 +144,7 @@ def test_convert_exports_bfloat16_and_records_its_drift(
 
 
 def test_attention_precision_is_recorded_in_the_metadata_and_read_back(tiny_export, tmp_path):
-    from porting.pipeline import plan_export
+    from porting.export_plan import ExportPlan, plan_export
     from tf_videoswin import get_variant
     from tf_videoswin.export import METADATA_FILE
 
@@ -167,10 +167,10 @@ def test_attention_precision_is_recorded_in_the_metadata_and_read_back(tiny_expo
             ExportMetadata.from_dict({**meta.to_dict(), "precision": wrong})
     # Another attention precision is another export: rewritten only with --overwrite.
     cfg, sha = get_variant(TINY), meta.source["checkpoint_sha256"]
-    args = (reduced, cfg, sha, ("savedmodel",), False, tiny_export, frozenset())
-    assert plan_export(*args, "bfloat16", attention_precision="bfloat16").action == "skip"
+    plan = ExportPlan(precision="bfloat16", attention_precision="bfloat16")
+    assert plan_export(reduced, cfg, sha, plan, tiny_export).action == "skip"
     with pytest.raises(FileExistsError, match="another checkpoint or precision"):
-        plan_export(*args, "bfloat16", attention_precision="float32")
+        plan_export(reduced, cfg, sha, plan.replace(attention_precision="float32"), tiny_export)
     # An export loads with its own attention precision, kept unless the caller picks another.
     copy = tmp_path / TINY
     shutil.copytree(tiny_export, copy)
