@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from porting import convert
+from porting import convert_cli
 from tf_videoswin.errors import DeploymentError, ExportCheckError
 from tf_videoswin.export import METADATA_FILE, ExportMetadata
 from tf_videoswin.export.deploy.runtimes import open_runner
@@ -52,7 +52,7 @@ def deploy_export(tmp_path_factory, tiny_checkpoint) -> Path:
     """A Swin-T export with every deployment file at the golden shape, written by the CLI."""
     out = tmp_path_factory.mktemp("deploy")
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), *DEPLOY]
-    assert convert.main(argv) == 0
+    assert convert_cli.main(argv) == 0
     return out / TINY
 
 
@@ -68,7 +68,7 @@ def lossy_export(deploy_export, tiny_checkpoint, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lossy")
     shutil.copytree(deploy_export, out / TINY)
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), *DEPLOY_FILES]
-    assert convert.main([*argv, "--tflite-precisions", "float16,int8"]) == 0
+    assert convert_cli.main([*argv, "--tflite-precisions", "float16,int8"]) == 0
     return out / TINY
 
 
@@ -147,7 +147,7 @@ def test_more_tflite_precisions_rewrite_the_export_with_those_it_holds(deploy_ex
 )
 def test_bad_tflite_precisions_exit_2(value, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        convert.main(
+        convert_cli.main(
             ["--variant", TINY, "--checkpoint", "x.pth", "--formats", "tflite", "--tflite-precisions", value]
         )
     assert exc.value.code == 2
@@ -179,7 +179,7 @@ def test_rerun_with_the_same_files_is_up_to_date(deploy_export, tiny_checkpoint,
         "--output-dir",
         str(deploy_export.parent),
     ]
-    assert convert.main([*argv, *DEPLOY]) == 0
+    assert convert_cli.main([*argv, *DEPLOY]) == 0
     assert "up to date" in capsys.readouterr().out
 
 
@@ -295,7 +295,7 @@ def test_formats_benchmark_times_every_file_and_runtime(deploy_export, capsys):
 )
 def test_bad_deploy_shape_exits_2(shape, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        convert.main(
+        convert_cli.main(
             ["--variant", TINY, "--checkpoint", "x.pth", "--formats", "tflite", "--deploy-shape", shape]
         )
     assert exc.value.code == 2
@@ -324,7 +324,7 @@ def test_missing_runtime_exits_2_and_names_the_install(tmp_path, tiny_checkpoint
         "--formats",
         "onnx",
     ]
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "'tf2onnx'" in err and "pip install 'tf-videoswin[deploy]'" in err
     assert not out.exists() or list(out.iterdir()) == []
@@ -357,7 +357,7 @@ def test_failed_conversion_exits_2_and_writes_nothing(tmp_path, tiny_checkpoint,
         "--parity-shape",
         "1,3,4,32,32",
     ]  # small: the failure is the point
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     assert "synthetic failure" in capsys.readouterr().err
     assert list(out.iterdir()) == []  # no export, no temporary folder
 
@@ -397,7 +397,7 @@ def test_full_size_deployment_files(tmp_path, tiny_checkpoint):
     """The default deploy shape (1x3x32x224x224): every file written and proven by the CLI."""
     out = tmp_path / "out"
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
-    assert convert.main([*argv, "--formats", "tflite,onnx,openvino"]) == 0
+    assert convert_cli.main([*argv, "--formats", "tflite,onnx,openvino"]) == 0
     meta = ExportMetadata.read(out / TINY)
     deploy = [f for f in meta.files if f.format in ("tflite", "onnx", "openvino")]
     assert len(deploy) == 8

@@ -2,7 +2,7 @@
 
 import pytest
 
-from porting import convert
+from porting import convert_cli
 from tf_videoswin.export import writer
 from tf_videoswin.export.files import atomic_directory
 
@@ -43,7 +43,7 @@ def test_interrupted_export_keeps_previous_export(
 
     monkeypatch.setattr(writer, "save_export", save_then_die)
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), "--overwrite"]
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     assert "disk full (simulated)" in capsys.readouterr().err
     assert sorted(p.name for p in out.iterdir()) == [TINY]
     assert sorted(p.name for p in previous.iterdir()) == ["marker.txt"]

@@ -16,7 +16,7 @@ import tensorflow as tf
 import torch
 
 import tf_videoswin
-from porting import convert
+from porting import convert_cli
 from tf_videoswin import (
     CheckpointError,
     CheckpointMismatchError,
@@ -109,7 +109,7 @@ def test_half_precision_checkpoints_convert(tmp_path, tiny_checkpoint, tiny_mode
         torch.save(half, path)
         if dtype == torch.bfloat16:  # the CLI path (its parity check compares with the same upcast weights)
             argv = ["--variant", TINY, "--checkpoint", str(path), "--no-export"]
-            assert convert.main(argv) == 0, capsys.readouterr().err
+            assert convert_cli.main(argv) == 0, capsys.readouterr().err
         model = from_pretrained(TINY, checkpoint=path)
         # The half-precision weights are the float32 ones rounded: outputs stay close, not equal.
         video = tf.constant(_clips((1, 3, 4, 32, 32))[0])

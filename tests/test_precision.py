@@ -112,12 +112,12 @@ def test_attention_logits_and_softmax_run_in_the_attention_precision(precision, 
 def test_convert_exports_bfloat16_and_records_its_drift(
     attention_precision, tmp_path, tiny_checkpoint, float32_model, capsys
 ):
-    from porting import convert
+    from porting import convert_cli
 
     out = tmp_path / "exports"
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
     bf16 = ["--precision", "bfloat16", "--attention-precision", attention_precision]
-    assert convert.main([*argv, *bf16, "--formats", "savedmodel,weights"]) == 0
+    assert convert_cli.main([*argv, *bf16, "--formats", "savedmodel,weights"]) == 0
     attention = "" if attention_precision == "float32" else ", attention logits in bfloat16"
     assert f"bfloat16 SavedModels{attention} (lossy, not exact)" in capsys.readouterr().out
     export = out / TINY
@@ -139,7 +139,7 @@ def test_convert_exports_bfloat16_and_records_its_drift(
     np.testing.assert_allclose(loaded(video)["logits"].numpy(), served["logits"].numpy(), atol=1e-6)
     assert np.abs(served["logits"].numpy() - float32_model(video)["logits"].numpy()).max() > 1e-5
     # Another precision for the same checkpoint replaces the export only with --overwrite.
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     assert "another checkpoint or precision" in capsys.readouterr().err
 
 
