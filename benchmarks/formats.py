@@ -136,10 +136,10 @@ def make_files(
     """Write the deployment files of synthetic weights into ``folder``; return their ExportFile entries
     (and, with ``torch_onnx``, the unproven torch.onnx file for comparison)."""
     from porting.export_plan import require_deploy_dependencies
-    from porting.parity import DEFAULT_TOLERANCE
     from porting.pipeline import deploy_request, port_checkpoint
     from porting.synthetic import synthetic_checkpoint
     from tf_videoswin.export.deploy.writer import write_deploy_files
+    from tf_videoswin.metrics import DEFAULT_TOLERANCE
 
     require_deploy_dependencies(formats)
     ported = port_checkpoint(variant, synthetic_checkpoint(variant, seed=0)["state_dict"])

@@ -21,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE
+from porting.parity import DEFAULT_PARITY_SHAPE
 from tf_videoswin.config import PRECISIONS as MODEL_PRECISIONS
 from tf_videoswin.console import (
     EXIT_CODES_HELP,
@@ -43,6 +43,7 @@ from tf_videoswin.export.deploy.targets import (
     DEPLOY_PRECISIONS,
     check_tflite_precisions,
 )
+from tf_videoswin.metrics import DEFAULT_TOLERANCE
 from tf_videoswin.output_lock import recover_target
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 

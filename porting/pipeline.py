@@ -21,6 +21,7 @@ from tf_videoswin.export.deploy.targets import DEPLOY_PRECISIONS, DeployTarget, 
 from tf_videoswin.export.files import sha256_file
 from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
 from tf_videoswin.export.writer import ReloadCase, write_export
+from tf_videoswin.metrics import DEFAULT_TOLERANCE, RELOAD_TOLERANCE, ParityReport, drift
 from tf_videoswin.variants import VariantConfig, load_labels
 
 from . import parity
@@ -30,8 +31,6 @@ from .rule_engine import PortReport
 
 logger = logging.getLogger(__name__)
 
-#: Reloaded SavedModels must reproduce the in-memory Keras model to float32 round-off.
-RELOAD_TOLERANCE = 1e-6
 #: Exports are also checked at a shape they were never traced at: they must be shape-dynamic.
 RELOAD_CHECK_SHAPE = parity.SECOND_PARITY_SHAPE
 #: Seeds of the extra inputs on which lossy deployment files (float16, int8) report their drift
@@ -48,7 +47,7 @@ class ConversionResult:
     variant: str
     export_dir: Path | None
     checkpoint_sha256: str
-    parity: parity.ParityReport
+    parity: ParityReport
     port: PortReport
     reload_max_abs: dict[str, float]
     seconds: float
@@ -66,14 +65,12 @@ class DeployRequest:
     targets: tuple[DeployTarget, ...]
     parity: Any  # tf_videoswin.export.deploy.proof.ProofInput at the deploy shape (seed 0)
     drift: tuple = ()  # ProofInputs of DRIFT_SEEDS, for lossy files
-    tolerance: float = parity.DEFAULT_TOLERANCE
+    tolerance: float = DEFAULT_TOLERANCE
 
 
 def precision_drift(float32_model, model, shape: Sequence[int] = parity.DEFAULT_PARITY_SHAPE) -> dict:
     """Drift of a reduced-precision model from its float32 twin on the seeded parity input and
     :data:`DRIFT_SEEDS` (worst max-abs per output, lowest pooled cosine, top-5 overlap, top-1 agreement)."""
-    from tf_videoswin.export.proof import drift
-
     pairs = []
     for seed in (0, *DRIFT_SEEDS):
         video = parity.parity_input(tuple(shape), seed=seed)
@@ -93,7 +90,7 @@ def in_precision(ported: PortedModels, plan: ExportPlan, video, actual, shape: S
 def build_metadata(
     cfg: VariantConfig,
     sha256: str,
-    report: parity.ParityReport,
+    report: ParityReport,
     reload_max_abs: dict[str, float],
     files: Sequence[ExportFile],
     plan: ExportPlan | None = None,
@@ -199,7 +196,7 @@ def deploy_request(
     return DeployRequest(targets, case(0), drift, tolerance)
 
 
-def reload_cases(ported: PortedModels, model, report: parity.ParityReport, video, actual, tolerance: float):
+def reload_cases(ported: PortedModels, model, report: ParityReport, video, actual, tolerance: float):
     """What the reloaded exports must reproduce. Same input: the in-memory model (``actual``), to
     round-off. Another shape, never traced: the reference (they are shape-dynamic), or, for a reduced
     precision export, its in-memory model."""
@@ -227,7 +224,7 @@ def convert(
     checkpoint_sha256: str | None = None,
     trust_checkpoint: bool = False,
     parity_shape: tuple[int, ...] = parity.DEFAULT_PARITY_SHAPE,
-    tolerance: float = parity.DEFAULT_TOLERANCE,
+    tolerance: float = DEFAULT_TOLERANCE,
     export: bool = True,
     **plan_fields: Any,
 ) -> ConversionResult:
@@ -272,7 +269,7 @@ def convert(
         plan = plan_export(existing_export(target, plan.overwrite), cfg, sha256, plan, target)
         if plan.action == "skip":
             logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
-            report, held = parity.ParityReport((), tuple(parity_shape)), plan.existing.files
+            report, held = ParityReport((), tuple(parity_shape)), plan.existing.files
             return ConversionResult(
                 cfg.name, target, sha256, report, PortReport(), {}, 0.0, held, skipped=True
             )

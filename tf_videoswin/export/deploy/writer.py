@@ -20,11 +20,12 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ...errors import ExportCheckError
+from ...metrics import drift, max_abs
 from ...model.deploy import KIND_OUTPUTS
 from ...model.recognizer import Recognizer3D
 from ..files import sha256_file
 from ..metadata import ExportFile
-from ..proof import ProofInput, batched, drift, max_abs
+from ..proof import ProofInput, batched
 from .runtimes import RUNTIMES, open_runner
 from .targets import DeployTarget
 
