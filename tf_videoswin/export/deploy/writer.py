@@ -21,8 +21,8 @@ from tqdm.auto import tqdm
 
 from ...errors import ExportCheckError
 from ...metrics import drift, max_abs
-from ...model.deploy import KIND_OUTPUTS
 from ...model.recognizer import Recognizer3D
+from ...model.static_forward import KIND_OUTPUTS
 from ..files import sha256_file
 from ..metadata import ExportFile
 from ..proof import ProofInput, batched
@@ -32,9 +32,9 @@ from .targets import DeployTarget
 logger = logging.getLogger(__name__)
 
 _SOURCES = {
-    "tflite": "tf_videoswin.model.deploy graph -> tf.lite.TFLiteConverter (TFLITE_BUILTINS only)",
-    "onnx": "tf_videoswin.model.deploy graph -> tf2onnx (opset 17)",
-    "openvino": "tf_videoswin.model.deploy graph -> tf2onnx -> openvino.convert_model",
+    "tflite": "tf_videoswin.model.static_forward graph -> tf.lite.TFLiteConverter (TFLITE_BUILTINS only)",
+    "onnx": "tf_videoswin.model.static_forward graph -> tf2onnx (opset 17)",
+    "openvino": "tf_videoswin.model.static_forward graph -> tf2onnx -> openvino.convert_model",
 }
 _WEIGHTS = {
     "float32": "float32",
