@@ -102,8 +102,8 @@ def torch_onnx_file(reference, variant: str, shape: tuple[int, ...], folder: Pat
     """``reference_torch`` through ``torch.onnx.export`` (TorchScript, opset 17, dynamic batch), unproven."""
     import torch
 
-    from tf_videoswin.export.files import sha256_file
     from tf_videoswin.export.metadata import ExportFile
+    from tf_videoswin.files import sha256_file
 
     class Outputs(torch.nn.Module):
         def __init__(self, model) -> None:

@@ -18,9 +18,9 @@ from typing import Any
 
 from tf_videoswin.backend import require_tensorflow_backend
 from tf_videoswin.export.deploy.targets import DEPLOY_PRECISIONS, DeployTarget, plan_targets
-from tf_videoswin.export.files import sha256_file
 from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
 from tf_videoswin.export.writer import ReloadCase, write_export
+from tf_videoswin.files import sha256_file
 from tf_videoswin.metrics import DEFAULT_TOLERANCE, RELOAD_TOLERANCE, ParityReport, drift
 from tf_videoswin.variants import VariantConfig, load_labels
 

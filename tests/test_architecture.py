@@ -19,6 +19,7 @@ PACKAGES = ("tf_videoswin", "reference_torch", "porting")
 FLOOR0 = (
     "tf_videoswin.backend",
     "tf_videoswin.geometry",
+    "tf_videoswin.files",
     "tf_videoswin.metrics",
     "tf_videoswin.output_lock",
     "tf_videoswin.config",

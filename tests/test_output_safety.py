@@ -22,7 +22,7 @@ import pytest
 
 from tf_videoswin import evaluate, extract_features
 from tf_videoswin.errors import OutputBusyError, OutputWriteError
-from tf_videoswin.export.files import atomic_directory
+from tf_videoswin.files import atomic_directory
 from tf_videoswin.output_lock import OutputLock, lock_file_for
 
 from .videos import write_video
@@ -224,7 +224,7 @@ def test_an_export_being_written_is_refused_and_a_killed_ones_temporaries_remove
     proc = _hold(
         f"""
         import pathlib, sys
-        from tf_videoswin.export.files import atomic_directory
+        from tf_videoswin.files import atomic_directory
         with atomic_directory(pathlib.Path({str(target)!r}), overwrite=True) as tmp:
             (tmp / "big.bin").write_bytes(b"0" * 1000)
             print("ready", flush=True)

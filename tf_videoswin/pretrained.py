@@ -151,7 +151,7 @@ def from_pretrained(
     elif not Path(checkpoint).is_file():
         raise CheckpointError(f"checkpoint not found: {checkpoint}")
     elif sha256:
-        from .export.files import sha256_file
+        from .files import sha256_file
 
         digest = sha256_file(checkpoint)
         if digest != sha256.lower():

@@ -79,7 +79,7 @@ def _write_part(out_dir: Path, rows: list[dict]) -> None:
             columns[key] = pa.array(values, pa.list_(pa.string()))
         else:
             columns[key] = pa.array(values, pa.string())
-    from .features.files import atomic_write
+    from .files import atomic_write
 
     table = pa.table(columns)  # a part is visible only once complete; a failed write leaves nothing
     atomic_write(out_dir / f"part-{uuid.uuid4().hex}.parquet", lambda tmp: pq.write_table(table, tmp))

@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ExportCheckError
+from ..files import sha256_tree, tree_size
 from ..metrics import RELOAD_TOLERANCE, max_abs
 from ..model.recognizer import Recognizer3D
-from .files import sha256_tree, tree_size
 from .metadata import ExportFile
 from .preset import load_preset, save_preset
 

@@ -28,9 +28,9 @@ import uuid
 from pathlib import Path
 
 from ..errors import FeatureStoreError
+from ..files import atomic_write, atomic_write_text
 from ..optional import require
 from ..output_lock import OutputLock, lock_file_for, remove_stale
-from .files import atomic_write, atomic_write_text
 from .manifest import MANIFEST_FILE, FeatureManifest
 from .npy_layout import NPY_DIR, NpyLayout
 from .results import SnippetFeatures, VideoFeatures

@@ -20,10 +20,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ...errors import ExportCheckError
+from ...files import sha256_file
 from ...metrics import drift, max_abs
 from ...model.recognizer import Recognizer3D
 from ...model.static_forward import KIND_OUTPUTS
-from ..files import sha256_file
 from ..metadata import ExportFile
 from ..proof import ProofInput, batched
 from .runtimes import RUNTIMES, open_runner
