@@ -63,7 +63,7 @@ class DeployRequest:
     """Deployment files to write next to the SavedModels, and the reference outputs that prove them."""
 
     targets: tuple[DeployTarget, ...]
-    parity: Any  # tf_videoswin.export.deploy.proof.ProofInput at the deploy shape (seed 0)
+    parity: Any  # tf_videoswin.export.proof.ProofInput at the deploy shape (seed 0)
     drift: tuple = ()  # ProofInputs of DRIFT_SEEDS, for lossy files
     tolerance: float = DEFAULT_TOLERANCE
 
