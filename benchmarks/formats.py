@@ -102,8 +102,8 @@ def torch_onnx_file(reference, variant: str, shape: tuple[int, ...], folder: Pat
     """``reference_torch`` through ``torch.onnx.export`` (TorchScript, opset 17, dynamic batch), unproven."""
     import torch
 
-    from tf_videoswin.export.files import sha256_file
     from tf_videoswin.export.metadata import ExportFile
+    from tf_videoswin.files import sha256_file
 
     class Outputs(torch.nn.Module):
         def __init__(self, model) -> None:
@@ -135,10 +135,11 @@ def make_files(
 ) -> list:
     """Write the deployment files of synthetic weights into ``folder``; return their ExportFile entries
     (and, with ``torch_onnx``, the unproven torch.onnx file for comparison)."""
-    from porting.parity import DEFAULT_TOLERANCE
-    from porting.pipeline import deploy_request, port_checkpoint, require_deploy_dependencies
+    from porting.export_plan import require_deploy_dependencies
+    from porting.pipeline import deploy_request, port_checkpoint
     from porting.synthetic import synthetic_checkpoint
     from tf_videoswin.export.deploy.writer import write_deploy_files
+    from tf_videoswin.metrics import DEFAULT_TOLERANCE
 
     require_deploy_dependencies(formats)
     ported = port_checkpoint(variant, synthetic_checkpoint(variant, seed=0)["state_dict"])

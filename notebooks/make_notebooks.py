@@ -21,8 +21,9 @@ WORK = Path(os.environ.get("VIDEOSWIN_NOTEBOOK_WORKDIR", "_work")).resolve()
 WORK.mkdir(parents=True, exist_ok=True)
 VARIANT = "swin_tiny_patch244_window877_kinetics400_1k"'''
 
-CONVERT = """from porting import convert
+CONVERT = """import porting
 from porting.synthetic import write_synthetic_checkpoint
+from tf_videoswin import get_variant
 
 # Real use: `python porting/convert.py --variant VARIANT` downloads the official checkpoint
 # (https://github.com/SwinTransformer/storage/releases/download/v1.0.4/<variant>.pth).
@@ -31,8 +32,10 @@ from porting.synthetic import write_synthetic_checkpoint
 checkpoint = WORK / f"{VARIANT}_synthetic.pth"
 if not checkpoint.exists():
     write_synthetic_checkpoint(VARIANT, checkpoint, seed=0)
-code = convert.main(["--variant", VARIANT, "--checkpoint", str(checkpoint), "--output-dir", str(WORK / "exports")])
-assert code == 0
+# Exported only if the port matches the PyTorch reference (else ParityError); a rerun finds it up to date.
+plan = porting.ExportPlan(formats="savedmodel")
+result = porting.convert(get_variant(VARIANT), checkpoint, WORK / "exports", plan=plan)
+print(f"{result.export_dir} is up to date" if result.skipped else result.parity.format())
 EXPORT = WORK / "exports" / VARIANT
 print(sorted(p.name for p in EXPORT.iterdir()))"""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import from the checkout, not from porting/ itself
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from porting.parity import DEFAULT_PARITY_SHAPE, DEFAULT_TOLERANCE, SECOND_PARITY_SHAPE
+from porting.parity import DEFAULT_PARITY_SHAPE, SECOND_PARITY_SHAPE
 from tf_videoswin.console import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
@@ -29,6 +29,7 @@ from tf_videoswin.console import (
     parse_shape,
     positive_float,
 )
+from tf_videoswin.metrics import DEFAULT_TOLERANCE
 from tf_videoswin.variants import VARIANTS, UnknownVariantError, get_variant
 
 DEFAULT_SHAPES = (DEFAULT_PARITY_SHAPE, SECOND_PARITY_SHAPE)
@@ -127,6 +128,7 @@ def check_export(cfg, export: Path, checkpoint: Path, shapes, tolerance: float, 
 
     from porting import parity
     from porting.pipeline import port_checkpoint
+    from tf_videoswin.metrics import ParityReport, ParityRow, compare
 
     reference = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust).reference
     classifier = tf.saved_model.load(str(export / "classifier")).signatures["serving_default"]
@@ -141,14 +143,12 @@ def check_export(cfg, export: Path, checkpoint: Path, shapes, tolerance: float, 
             "features": fe["features"].numpy(),
             "pooled": fe["pooled"].numpy(),
         }
-        sub = parity.compare(expected, actual, shape, tolerance)
+        sub = compare(expected, actual, shape, tolerance)
         rows += [
-            parity.ParityRow(
-                f"{r.name}@{'x'.join(map(str, shape))}", r.shape, r.max_abs, r.mean_abs, r.tolerance
-            )
+            ParityRow(f"{r.name}@{'x'.join(map(str, shape))}", r.shape, r.max_abs, r.mean_abs, r.tolerance)
             for r in sub.rows
         ]
-    return parity.ParityReport(tuple(rows), tuple(shapes[0]))
+    return ParityReport(tuple(rows), tuple(shapes[0]))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 from tf_videoswin.errors import DownloadError
-from tf_videoswin.export.files import sha256_file
+from tf_videoswin.files import atomic_write_text, replace_file, sha256_file
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _part_path(dest: Path) -> Path:
 
 
 def _write_sidecar(dest: Path, digest: str) -> None:
-    dest.with_name(dest.name + ".sha256").write_text(f"{digest}  {dest.name}\n", encoding="utf-8")
+    atomic_write_text(dest.with_name(dest.name + ".sha256"), f"{digest}  {dest.name}\n")
 
 
 def _total_from_headers(response, resumed: int) -> int | None:
@@ -165,7 +165,7 @@ def _finish(part: Path, dest: Path, expected: ExpectedDigest, url: str) -> str:
         raise DownloadError(
             f"sha256 mismatch for {url}: expected {expected.describe()}, got {digest}; file removed"
         )
-    os.replace(part, dest)
+    replace_file(part, dest)  # the whole, checked download, flushed to disk before it is published
     _write_sidecar(dest, digest)
     logger.info("downloaded %s (sha256 %s)", dest, digest)
     return digest

@@ -1,96 +1,17 @@
-"""Numerical comparison of the Keras port against the PyTorch reference, output by output.
-
-:func:`compare` turns two dicts of outputs into a :class:`ParityReport` (max-abs and mean-abs per
-output, in order, so the first failing row of a per-block comparison is the first diverging block);
-:func:`compare_models` runs both models on one input and compares them.
-"""
+"""The models' side of parity: the seeded input, each model's outputs (and every block's), and
+:func:`compare_models`, which runs both and compares them with :func:`tf_videoswin.metrics.compare`
+(the metrics, the report and the tolerances live there)."""
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-
 import numpy as np
 
-#: float32 ports of the official model agree to ~1e-5; above 1e-4 max-abs is a bug.
-DEFAULT_TOLERANCE = 1e-4
+from tf_videoswin.metrics import DEFAULT_TOLERANCE, ParityReport, compare
+
 #: A seeded input whose T/H/W need patch padding, window padding and window clipping.
 DEFAULT_PARITY_SHAPE = (1, 3, 18, 70, 90)
 #: A second shape, different from the parity shape and never traced by an export: batch 2, other T/H/W.
 SECOND_PARITY_SHAPE = (2, 3, 10, 64, 96)
-
-
-@dataclasses.dataclass(frozen=True)
-class ParityRow:
-    name: str
-    shape: tuple[int, ...]
-    max_abs: float
-    mean_abs: float
-    tolerance: float
-
-    @property
-    def ok(self) -> bool:
-        return bool(np.isfinite(self.max_abs)) and self.max_abs <= self.tolerance
-
-
-@dataclasses.dataclass(frozen=True)
-class ParityReport:
-    rows: tuple[ParityRow, ...]
-    input_shape: tuple[int, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok for r in self.rows)
-
-    @property
-    def input_shape_name(self) -> str:
-        return "x".join(map(str, self.input_shape))
-
-    @property
-    def first_failure(self) -> ParityRow | None:
-        return next((r for r in self.rows if not r.ok), None)
-
-    def max_abs(self, name: str) -> float:
-        return next(r.max_abs for r in self.rows if r.name == name)
-
-    def as_dict(self) -> dict:
-        return {
-            "input_shape": list(self.input_shape),
-            "ok": self.ok,
-            "outputs": {
-                r.name: {"max_abs": r.max_abs, "mean_abs": r.mean_abs, "tolerance": r.tolerance, "ok": r.ok}
-                for r in self.rows
-            },
-        }
-
-    def format(self) -> str:
-        width = max(len(r.name) for r in self.rows)
-        lines = [f"{'output':<{width}}  {'shape':<22} {'max_abs':>10} {'mean_abs':>10}  status"]
-        for r in self.rows:
-            status = "ok" if r.ok else f"FAIL (> {r.tolerance:g})"
-            lines.append(
-                f"{r.name:<{width}}  {list(r.shape)!s:<22} {r.max_abs:>10.3e} {r.mean_abs:>10.3e}  {status}"
-            )
-        return "\n".join(lines)
-
-
-def compare(
-    expected: Mapping[str, np.ndarray],
-    actual: Mapping[str, np.ndarray],
-    input_shape: tuple[int, ...],
-    tolerance: float = DEFAULT_TOLERANCE,
-) -> ParityReport:
-    """Max-abs and mean-abs difference of every output present in ``expected`` (in its order)."""
-    rows = []
-    for name, ref in expected.items():
-        ref = np.asarray(ref, np.float64)
-        got = np.asarray(actual[name], np.float64)
-        if ref.shape != got.shape:
-            rows.append(ParityRow(name, tuple(got.shape), float("inf"), float("inf"), tolerance))
-            continue
-        diff = np.abs(ref - got)
-        rows.append(ParityRow(name, tuple(ref.shape), float(diff.max()), float(diff.mean()), tolerance))
-    return ParityReport(tuple(rows), tuple(input_shape))
 
 
 def parity_input(shape: tuple[int, ...] = DEFAULT_PARITY_SHAPE, seed: int = 0) -> np.ndarray:

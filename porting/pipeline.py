@@ -1,9 +1,8 @@
 """The conversion pipeline: checkpoint -> checked state_dict -> ported models -> parity -> exports.
 
-:func:`port_checkpoint` is the one place that turns a checkpoint into a Keras model with its weights
-(and the strictly loaded PyTorch reference next to it): ``convert.py``, ``check_parity.py``,
-``tf_videoswin.from_pretrained``, the benchmarks and the tests all call it. :func:`convert` adds the
-parity proof and writes the export folder atomically.
+:func:`convert` composes the lean port (:func:`porting.port.port_checkpoint`, the one path from a
+checkpoint to ported models, and its parity proof), the plan of what to export
+(:class:`porting.export_plan.ExportPlan`) and the writing of the export folder, atomically.
 """
 
 from __future__ import annotations
@@ -13,49 +12,30 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import numpy as np
+from typing import Any
 
 from tf_videoswin.backend import require_tensorflow_backend
-from tf_videoswin.config import check_attention_precision, check_precision
-from tf_videoswin.errors import ExportFormatError
-from tf_videoswin.export.deploy.targets import (
-    DEFAULT_DEPLOY_SHAPE,
-    DEPLOY_FORMATS,
-    DEPLOY_PRECISIONS,
-    DeployTarget,
-    check_tflite_precisions,
-    plan_targets,
-)
-from tf_videoswin.export.files import sha256_file
-from tf_videoswin.export.keras_files import KERAS_FORMATS
+from tf_videoswin.export.deploy.targets import DEPLOY_PRECISIONS, DeployTarget, plan_targets
 from tf_videoswin.export.metadata import ExportFile, ExportMetadata, runtime_versions
-from tf_videoswin.export.writer import SAVEDMODEL, ReloadCase, write_export
+from tf_videoswin.export.writer import ReloadCase, write_export
+from tf_videoswin.files import sha256_file
+from tf_videoswin.metrics import DEFAULT_TOLERANCE, RELOAD_TOLERANCE, ParityReport, drift
 from tf_videoswin.variants import VariantConfig, load_labels
 
 from . import parity
+from .export_plan import ExportPlan, existing_export, plan_export, require_deploy_dependencies
 from .port import PortedModels, port_checkpoint, verify_parity
 from .rule_engine import PortReport
 
 logger = logging.getLogger(__name__)
 
-#: Reloaded SavedModels must reproduce the in-memory Keras model to float32 round-off.
-RELOAD_TOLERANCE = 1e-6
 #: Exports are also checked at a shape they were never traced at: they must be shape-dynamic.
 RELOAD_CHECK_SHAPE = parity.SECOND_PARITY_SHAPE
-#: Formats ``convert`` can write. The SavedModels are always written: they are the export.
-FORMATS = (SAVEDMODEL, *KERAS_FORMATS, *DEPLOY_FORMATS)
 #: Seeds of the extra inputs on which lossy deployment files (float16, int8) report their drift
 #: (the parity input is seed 0).
 DRIFT_SEEDS = (1, 2, 3)
-#: What each deployment format needs installed, to be written and then proven in its runtime(s).
-DEPLOY_DEPENDENCIES = {
-    "tflite": ("ai_edge_litert.interpreter",),
-    "onnx": ("tf2onnx", "onnx", "onnxruntime", "openvino"),
-    "openvino": ("tf2onnx", "onnx", "openvino"),
-}
 #: Distributions whose versions the metadata records when installed.
 RECORDED_VERSIONS = ("torch", "ai-edge-litert", "tf2onnx", "onnx", "onnxruntime", "openvino")
 #: License of the upstream weights (the official repository and mmaction2 are both Apache-2.0).
@@ -67,7 +47,7 @@ class ConversionResult:
     variant: str
     export_dir: Path | None
     checkpoint_sha256: str
-    parity: parity.ParityReport
+    parity: ParityReport
     port: PortReport
     reload_max_abs: dict[str, float]
     seconds: float
@@ -78,30 +58,19 @@ class ConversionResult:
     attention_precision: str = "float32"
 
 
-class ExportPlan(NamedTuple):
-    """What :func:`convert` does about an export folder."""
-
-    action: str  # "skip" (up to date) or "write"
-    formats: tuple[str, ...]  # the formats to write
-    overwrite: bool  # replace the folder
-    tflite_precisions: tuple[str, ...]  # the precisions of the TFLite files to write
-
-
 @dataclasses.dataclass(frozen=True)
 class DeployRequest:
     """Deployment files to write next to the SavedModels, and the reference outputs that prove them."""
 
     targets: tuple[DeployTarget, ...]
-    parity: Any  # tf_videoswin.export.deploy.proof.ProofInput at the deploy shape (seed 0)
+    parity: Any  # tf_videoswin.export.proof.ProofInput at the deploy shape (seed 0)
     drift: tuple = ()  # ProofInputs of DRIFT_SEEDS, for lossy files
-    tolerance: float = parity.DEFAULT_TOLERANCE
+    tolerance: float = DEFAULT_TOLERANCE
 
 
 def precision_drift(float32_model, model, shape: Sequence[int] = parity.DEFAULT_PARITY_SHAPE) -> dict:
     """Drift of a reduced-precision model from its float32 twin on the seeded parity input and
     :data:`DRIFT_SEEDS` (worst max-abs per output, lowest pooled cosine, top-5 overlap, top-1 agreement)."""
-    from tf_videoswin.export.proof import drift
-
     pairs = []
     for seed in (0, *DRIFT_SEEDS):
         video = parity.parity_input(tuple(shape), seed=seed)
@@ -109,27 +78,26 @@ def precision_drift(float32_model, model, shape: Sequence[int] = parity.DEFAULT_
     return drift(pairs)
 
 
-def normalize_formats(formats: Sequence[str] | str) -> tuple[str, ...]:
-    """Requested formats, validated, SavedModel first (always written), duplicates removed."""
-    if isinstance(formats, str):
-        formats = [f.strip() for f in formats.split(",") if f.strip()]
-    unknown = sorted(set(formats) - set(FORMATS))
-    if unknown:
-        raise ValueError(f"unknown format(s) {unknown}; choose from {', '.join(FORMATS)}")
-    return tuple(f for f in FORMATS if f == SAVEDMODEL or f in formats)
+def in_precision(ported: PortedModels, plan: ExportPlan, video, actual, shape: Sequence[int]):
+    """The model to export in ``plan.precision``, its outputs on the parity input ``video`` and its
+    :func:`precision_drift` (empty for the float32 port itself, whose outputs are ``actual``)."""
+    if plan.precision == "float32":
+        return ported.tf_model, actual, {}
+    model = ported.tf_model.with_precision(plan.precision, plan.attention_precision)
+    return model, parity.tf_outputs(model, video), precision_drift(ported.tf_model, model, shape)
 
 
 def build_metadata(
     cfg: VariantConfig,
     sha256: str,
-    report: parity.ParityReport,
+    report: ParityReport,
     reload_max_abs: dict[str, float],
     files: Sequence[ExportFile],
-    precision: str = "float32",
+    plan: ExportPlan | None = None,
     precision_drift: dict | None = None,
-    attention_precision: str = "float32",
 ) -> ExportMetadata:
-    """The metadata of an export converted from an upstream checkpoint."""
+    """The metadata of an export converted from an upstream checkpoint (in the precisions of ``plan``)."""
+    plan = plan or ExportPlan()
     return ExportMetadata(
         variant=cfg.name,
         architecture=cfg.arch,
@@ -155,8 +123,8 @@ def build_metadata(
         reload_max_abs=reload_max_abs,
         files=tuple(files),
         versions=runtime_versions(*RECORDED_VERSIONS),
-        precision=precision,
-        attention_precision=attention_precision,
+        precision=plan.precision,
+        attention_precision=plan.attention_precision,
         precision_drift=dict(precision_drift or {}),
     )
 
@@ -166,14 +134,14 @@ def write_exports(
     cfg: VariantConfig,
     target: Path,
     metadata_fn,
-    overwrite: bool,
+    plan: ExportPlan,
     cases: list[ReloadCase],
-    formats: Sequence[str] = (SAVEDMODEL,),
     deploy: DeployRequest | None = None,
     deploy_model=None,
 ) -> tuple[dict[str, float], tuple[ExportFile, ...]]:
-    """Write the export of a converted variant (its label set) with :func:`write_export`, plus the
-    deployment files of ``deploy``, made from ``deploy_model`` (the float32 model; default ``tf_model``)."""
+    """Write the export of a converted variant (its label set) with :func:`write_export`: the formats of
+    ``plan`` (replacing the folder if ``plan.overwrite``), plus the deployment files of ``deploy``, made
+    from ``deploy_model`` (the float32 model; default ``tf_model``)."""
 
     def deployment_files(folder: Path) -> list[ExportFile]:
         if deploy is None or not deploy.targets:
@@ -196,105 +164,11 @@ def write_exports(
         load_labels(cfg),
         metadata_fn,
         cases,
-        overwrite=overwrite,
-        formats=formats,
+        overwrite=plan.overwrite,
+        formats=plan.formats,
         name=cfg.name,
         extra_files=deployment_files,
     )
-
-
-def existing_export(target: Path, overwrite: bool = False) -> ExportMetadata | None:
-    """The metadata of an export already at ``target``; ``None`` when there is none (or it is to be replaced).
-
-    Raises:
-        FileExistsError: ``target`` exists, holds no valid export of this version, and not ``overwrite``.
-    """
-    if not target.exists():
-        return None
-    try:
-        return ExportMetadata.read(target)
-    except ExportFormatError as e:
-        if overwrite:
-            return None
-        raise FileExistsError(
-            f"{target} exists and is not an export of this tool or of this version ({e}); "
-            "pass --overwrite to replace it"
-        ) from None
-
-
-def plan_export(
-    existing: ExportMetadata | None,
-    cfg: VariantConfig,
-    sha256: str,
-    formats: tuple[str, ...],
-    overwrite: bool,
-    target: Path | None = None,
-    wanted_paths: frozenset[str] | set[str] = frozenset(),
-    precision: str = "float32",
-    tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
-    attention_precision: str = "float32",
-) -> ExportPlan:
-    """What to do about an export folder (see :class:`ExportPlan`).
-
-    Up to date (same checkpoint, every requested format present, and every file of ``wanted_paths``,
-    the deployment files at the requested shape and precisions): skip. Same checkpoint with formats or
-    files missing: rewrite it with the union of formats and of TFLite precisions (the requested ones
-    and those of the TFLite files it holds). Another checkpoint or precision: only with ``overwrite``.
-
-    Raises:
-        FileExistsError: the folder holds an export of another checkpoint and not ``overwrite``.
-    """
-    tflite_precisions = check_tflite_precisions(tflite_precisions)
-    if existing is None:
-        return ExportPlan("write", formats, overwrite, tflite_precisions)
-    same = (
-        existing.source.get("checkpoint_sha256") == sha256
-        and existing.variant == cfg.name
-        and existing.precision == precision
-        and existing.attention_precision == attention_precision
-    )
-    root = target if target is not None else Path()
-    present = [f for f in existing.files if target is None or (root / f.path).exists()]
-    have = {f.format for f in present}
-    if same and set(formats) <= have and set(wanted_paths) <= {f.path for f in present}:
-        return ExportPlan("skip", formats, overwrite, tflite_precisions)
-    if same:  # same weights, more formats or files: rewrite the export with all of them
-        held = {f.precision for f in present if f.format == "tflite"}
-        both = check_tflite_precisions((*tflite_precisions, *held))
-        return ExportPlan("write", normalize_formats(sorted(have | set(formats))), True, both)
-    if not overwrite:
-        raise FileExistsError(
-            f"{target or 'the export'} already holds an export of another checkpoint or precision; "
-            "pass --overwrite to replace it"
-        )
-    return ExportPlan("write", formats, overwrite, tflite_precisions)
-
-
-def check_deploy_shape(shape: Sequence[int]) -> tuple[int, int, int, int, int]:
-    """A deployment clip shape: five positive integers ``B,3,T,H,W``, or ``ValueError``."""
-    shape = tuple(shape)
-    if len(shape) != 5 or not all(
-        isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape
-    ):
-        raise ValueError(f"deploy shape must be five integers B,3,T,H,W, got {shape}")
-    if shape[1] != 3:
-        raise ValueError(f"deploy shape must have 3 (RGB) channels at the second place, got {shape}")
-    if min(shape) < 1:
-        raise ValueError(f"deploy shape sizes must be positive, got {shape}")
-    return tuple(int(d) for d in shape)  # type: ignore[return-value]
-
-
-def require_deploy_dependencies(formats: Sequence[str]) -> None:
-    """Import every converter and runtime the deployment ``formats`` need, before any long work.
-
-    Raises:
-        MissingDependencyError: one is missing (the message names it and the ``deploy`` extra).
-    """
-    from tf_videoswin.optional import require
-
-    for fmt in formats:
-        for module in DEPLOY_DEPENDENCIES.get(fmt, ()):
-            require(module, f"writing and checking {fmt} files")
 
 
 def deploy_request(
@@ -322,22 +196,37 @@ def deploy_request(
     return DeployRequest(targets, case(0), drift, tolerance)
 
 
+def reload_cases(ported: PortedModels, model, report: ParityReport, video, actual, tolerance: float):
+    """What the reloaded exports must reproduce. Same input: the in-memory model (``actual``), to
+    round-off. Another shape, never traced: the reference (they are shape-dynamic), or, for a reduced
+    precision export, its in-memory model."""
+    other = parity.parity_input(RELOAD_CHECK_SHAPE, seed=1)
+    exact = model is ported.tf_model
+    return [
+        ReloadCase(report.input_shape_name, video, actual, RELOAD_TOLERANCE),
+        ReloadCase(
+            "x".join(map(str, RELOAD_CHECK_SHAPE)),
+            other,
+            parity.torch_outputs(ported.reference, other) if exact else parity.tf_outputs(model, other),
+            tolerance if exact else RELOAD_TOLERANCE,
+            check_call=False,
+            parity_key="vs_reference_max_abs" if exact else "reload_max_abs",
+        ),
+    ]
+
+
 def convert(
     cfg: VariantConfig,
     checkpoint: str | os.PathLike,
     output_dir: str | os.PathLike = "exports",
+    plan: ExportPlan | None = None,
     *,
     checkpoint_sha256: str | None = None,
     trust_checkpoint: bool = False,
     parity_shape: tuple[int, ...] = parity.DEFAULT_PARITY_SHAPE,
-    tolerance: float = parity.DEFAULT_TOLERANCE,
-    overwrite: bool = False,
+    tolerance: float = DEFAULT_TOLERANCE,
     export: bool = True,
-    formats: Sequence[str] = (SAVEDMODEL,),
-    deploy_shape: Sequence[int] = DEFAULT_DEPLOY_SHAPE,
-    precision: str = "float32",
-    tflite_precisions: Sequence[str] = DEPLOY_PRECISIONS["tflite"],
-    attention_precision: str = "float32",
+    **plan_fields: Any,
 ) -> ConversionResult:
     """Convert one checkpoint; export only if parity holds.
 
@@ -345,29 +234,23 @@ def convert(
         cfg: the registry entry of the checkpoint.
         checkpoint: the ``.pth`` file.
         output_dir: export root; the export goes to ``output_dir/<variant>``.
+        plan: what to export (:class:`~porting.export_plan.ExportPlan`; default: the SavedModels in
+            float32). Extending an export keeps the formats and TFLite precisions it holds. A
+            ``bfloat16`` / ``float16`` plan exports the float32 port, proven against the reference
+            first, in that precision and records its drift from float32 (:func:`precision_drift`).
         checkpoint_sha256: the file's sha256 when already known (downloads record it).
         trust_checkpoint: allow full unpickling of the file.
         parity_shape: ``B,3,T,H,W`` of the seeded parity input.
         tolerance: max-abs parity tolerance.
-        overwrite: replace an export made from another checkpoint.
         export: write the export (``False``: parity only).
-        formats: files to write besides the SavedModels (``keras``, ``weights``, ``tflite``, ``onnx``,
-            ``openvino``).
-        deploy_shape: ``B,3,T,H,W`` clip shape of the deployment files (TFLite: fixed; ONNX and
-            OpenVINO: fixed T, H, W and a dynamic batch).
-        tflite_precisions: the TFLite files' precisions (``float32``, ``float16``, ``int8``; default
-            all three). Extending an export keeps the precisions of the TFLite files it holds.
-        precision: what the SavedModels and Keras files compute in. The float32 port is proven against
-            the reference first; a ``bfloat16`` / ``float16`` export then records its drift from float32
-            (:func:`precision_drift`). Deployment files have their own precisions.
-        attention_precision: ``float32`` (default) or ``precision``: the dtype of the SavedModels'
-            attention logits and softmax (see :class:`~tf_videoswin.model.Recognizer3D`); recorded
-            in the metadata, and the drift is measured with it.
+        plan_fields: the plan's fields (``formats=``, ``deploy_shape=``, ``precision=``, ...) instead
+            of ``plan``.
     Returns:
         :class:`ConversionResult` (``skipped`` when the export is already up to date).
     Raises:
         ParityError, ExportCheckError: the port or a written file does not reproduce the reference.
         CheckpointError, CheckpointMismatchError, PortingError, FileExistsError, OSError: bad input.
+        ValueError: a field of the plan is not valid.
         MissingDependencyError: a requested deployment format's converter or runtime is not installed.
         DeploymentError: a deployment file could not be converted (nothing is written).
     Example:
@@ -375,82 +258,36 @@ def convert(
     """
     require_tensorflow_backend("writing an export (SavedModel, TF-Hub)")
     start = time.perf_counter()
-    precision = check_precision(precision)
-    attention_precision = check_attention_precision(attention_precision, precision)
-    tflite_precisions = check_tflite_precisions(tflite_precisions)
-    formats = normalize_formats(formats)
-    deploy_formats = [f for f in formats if f in DEPLOY_FORMATS]
-    if export and deploy_formats:
-        deploy_shape = check_deploy_shape(deploy_shape)
-        require_deploy_dependencies(deploy_formats)
+    if plan is not None and plan_fields:
+        raise TypeError(f"convert() takes a plan or its fields, not both: {sorted(plan_fields)}")
+    plan = plan or ExportPlan(**plan_fields)
     target = Path(output_dir) / cfg.name
+    if export:
+        require_deploy_dependencies(plan.deploy_formats)
     sha256 = checkpoint_sha256 or sha256_file(checkpoint)
     if export:
-        existing = existing_export(target, overwrite)
-        wanted = {
-            t.filename(cfg.name) for t in plan_targets(deploy_formats, deploy_shape, True, tflite_precisions)
-        }
-        action, formats, overwrite, tflite_precisions = plan_export(
-            existing,
-            cfg,
-            sha256,
-            formats,
-            overwrite,
-            target,
-            wanted,
-            precision,
-            tflite_precisions,
-            attention_precision,
-        )
-        if action == "skip":
+        plan = plan_export(existing_export(target, plan.overwrite), cfg, sha256, plan, target)
+        if plan.action == "skip":
             logger.info("%s is up to date with checkpoint %s; nothing to do", target, sha256[:12])
-            report = parity.ParityReport((), tuple(parity_shape))
+            report, held = ParityReport((), tuple(parity_shape)), plan.existing.files
             return ConversionResult(
-                cfg.name, target, sha256, report, PortReport(), {}, 0.0, existing.files, skipped=True
+                cfg.name, target, sha256, report, PortReport(), {}, 0.0, held, skipped=True
             )
-        deploy_formats = [f for f in formats if f in DEPLOY_FORMATS]  # more, when an export is extended
-        require_deploy_dependencies(deploy_formats)
+        require_deploy_dependencies(plan.deploy_formats)  # more, when an export is extended
 
     ported = port_checkpoint(cfg, checkpoint, trust_checkpoint=trust_checkpoint)
     report, video, actual = verify_parity(ported, parity_shape, tolerance)
-    model, drift = ported.tf_model, {}
-    if precision != "float32":
-        model = ported.tf_model.with_precision(precision, attention_precision)
-        drift = precision_drift(ported.tf_model, model, parity_shape)
-        actual = parity.tf_outputs(model, video)
-    reload_max_abs: dict[str, float] = {}
-    files: tuple[ExportFile, ...] = ()
+    model, actual, drift = in_precision(ported, plan, video, actual, parity_shape)
+    reload_max_abs, files = {}, ()
     if export:
-        # Same input: the reloaded exports must reproduce the in-memory model to round-off.
-        # Another shape, never traced: they must still match the reference (dynamic T/H/W); a reduced
-        # precision export matches its in-memory model there.
-        other = parity.parity_input(RELOAD_CHECK_SHAPE, seed=1)
-        exact = precision == "float32"
-        cases = [
-            ReloadCase(report.input_shape_name, video, actual, RELOAD_TOLERANCE),
-            ReloadCase(
-                "x".join(map(str, RELOAD_CHECK_SHAPE)),
-                other,
-                parity.torch_outputs(ported.reference, other) if exact else parity.tf_outputs(model, other),
-                tolerance if exact else RELOAD_TOLERANCE,
-                check_call=False,
-                parity_key="vs_reference_max_abs" if exact else "reload_max_abs",
-            ),
-        ]
-        deploy = deploy_request(ported, deploy_formats, deploy_shape, tolerance, tflite_precisions)
+        cases = reload_cases(ported, model, report, video, actual, tolerance)
+        deploy = deploy_request(
+            ported, plan.deploy_formats, plan.deploy_shape, tolerance, plan.tflite_precisions
+        )
         ported.reference = None  # free the PyTorch copy of the weights before exporting
+        metadata = partial(build_metadata, cfg, sha256, report, plan=plan, precision_drift=drift)
         reload_max_abs, files = write_exports(
-            model,
-            cfg,
-            target,
-            lambda reload, written: build_metadata(
-                cfg, sha256, report, reload, written, precision, drift, attention_precision
-            ),
-            overwrite,
-            cases,
-            formats,
-            deploy,
-            deploy_model=ported.tf_model,
+            model, cfg, target, metadata, plan, cases, deploy, ported.tf_model
         )
     return ConversionResult(
         cfg.name,
@@ -461,7 +298,7 @@ def convert(
         reload_max_abs,
         time.perf_counter() - start,
         files,
-        precision=precision,
+        precision=plan.precision,
         precision_drift=drift,
-        attention_precision=attention_precision,
+        attention_precision=plan.attention_precision,
     )

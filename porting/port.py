@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tf_videoswin.errors import ParityError
+from tf_videoswin.metrics import DEFAULT_TOLERANCE, ParityReport, compare
 from tf_videoswin.variants import VariantConfig, get_variant
 
 from . import parity, validation
@@ -100,8 +101,8 @@ def port_checkpoint(
 def verify_parity(
     ported: PortedModels,
     shape: Sequence[int] = parity.DEFAULT_PARITY_SHAPE,
-    tolerance: float = parity.DEFAULT_TOLERANCE,
-) -> tuple[parity.ParityReport, np.ndarray, dict[str, np.ndarray]]:
+    tolerance: float = DEFAULT_TOLERANCE,
+) -> tuple[ParityReport, np.ndarray, dict[str, np.ndarray]]:
     """Compare the port with the reference on the seeded input; raise :class:`ParityError` beyond tolerance.
 
     Returns the report, the input and the Keras outputs on it.
@@ -111,7 +112,7 @@ def verify_parity(
     video = parity.parity_input(tuple(shape))
     expected = parity.torch_outputs(ported.reference, video)
     actual = parity.tf_outputs(ported.tf_model, video)
-    report = parity.compare(expected, actual, video.shape, tolerance)
+    report = compare(expected, actual, video.shape, tolerance)
     if not report.ok:
         raise ParityError(report)
     return report, video, actual

@@ -123,11 +123,10 @@ def write_synthetic_checkpoint(
     """Write :func:`synthetic_checkpoint` to ``path`` (atomically)."""
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(synthetic_checkpoint(variant, seed, layout), tmp)
-    os.replace(tmp, path)
+    from tf_videoswin.files import atomic_write
+
+    checkpoint = synthetic_checkpoint(variant, seed, layout)
+    path = atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
     logger.info("wrote synthetic checkpoint %s", path)
     return path
 

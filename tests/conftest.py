@@ -160,12 +160,12 @@ def tiny_export(tmp_path_factory, tiny_checkpoint) -> Path:
     to ask converts under a file lock, the others wait for it and reuse the folder."""
     from filelock import FileLock
 
-    from porting import convert
+    from porting import convert_cli
     from tf_videoswin.export import METADATA_FILE
 
     out = _run_shared_dir(tmp_path_factory) / "shared_exports"
     with FileLock(f"{out}.lock"):
         if not (out / TINY / METADATA_FILE).is_file():
             argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
-            assert convert.main([*argv, "--formats", "savedmodel,keras,weights"]) == 0
+            assert convert_cli.main([*argv, "--formats", "savedmodel,keras,weights"]) == 0
     return out / TINY

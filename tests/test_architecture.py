@@ -19,6 +19,8 @@ PACKAGES = ("tf_videoswin", "reference_torch", "porting")
 FLOOR0 = (
     "tf_videoswin.backend",
     "tf_videoswin.geometry",
+    "tf_videoswin.files",
+    "tf_videoswin.metrics",
     "tf_videoswin.output_lock",
     "tf_videoswin.config",
     "tf_videoswin.console",
@@ -136,9 +138,8 @@ def test_the_converter_sits_below_the_apps():
         if _under(target, above)
     ]
     assert not bad, "\n".join(bad)
-    assert any(
-        t == "tf_videoswin.console" for m in ("porting.convert", "porting.check_parity") for t, _ in GRAPH[m]
-    )
+    command_lines = ("porting.convert_cli", "porting.check_parity")
+    assert any(t == "tf_videoswin.console" for m in command_lines for t, _ in GRAPH[m])
 
 
 def test_console_is_pure_python():
@@ -308,3 +309,27 @@ def test_paths_named_in_the_docs_exist():
             if not (ROOT / path.rstrip("/")).exists():
                 missing.append(f"{doc}: {path}")
     assert not missing, "\n".join(missing)
+
+
+def test_tolerances_and_output_metrics_are_defined_once():
+    """Every tolerance of the library is a constant of ``tf_videoswin/metrics.py`` (one reload tolerance for
+    a port's exports), and the NumPy comparisons live there, not in the converter or the export package."""
+    defined = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.parse(path.read_text(encoding="utf-8")).body:
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                for name in (t.id for t in targets if isinstance(t, ast.Name) and "TOLERANCE" in t.id):
+                    defined.setdefault(name, []).append(_module_name(path))
+                if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in (
+                    "max_abs",
+                    "topk_overlap",
+                    "drift",
+                    "cosine_rows",
+                    "ParityReport",
+                ):
+                    defined.setdefault(node.name, []).append(_module_name(path))
+    assert {k: v for k, v in defined.items() if v != ["tf_videoswin.metrics"]} == {}
+    from tf_videoswin import metrics
+
+    assert metrics.RELOAD_TOLERANCE == 1e-6 and metrics.TRAINED_RELOAD_TOLERANCE == 1e-5

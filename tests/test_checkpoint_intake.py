@@ -8,7 +8,7 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from porting import check_parity, convert
+from porting import check_parity, convert_cli
 from porting.checkpoint import CheckpointError, extract_state_dict, load_checkpoint_file
 
 from .conftest import TINY
@@ -28,7 +28,8 @@ def test_pickled_objects_are_refused_unless_trusted(tmp_path, capsys):
         load_checkpoint_file(path)
     assert isinstance(load_checkpoint_file(path, trust_checkpoint=True)["meta"]["config"], NotATensor)
     assert (
-        convert.main(["--variant", TINY, "--checkpoint", str(path), "--output-dir", str(tmp_path / "o")]) == 2
+        convert_cli.main(["--variant", TINY, "--checkpoint", str(path), "--output-dir", str(tmp_path / "o")])
+        == 2
     )
     assert "--trust-checkpoint" in capsys.readouterr().err
 
@@ -59,14 +60,14 @@ def test_nan_weights_exit_2_naming_the_key(tmp_path, synthetic_state_dict, capsy
     path = tmp_path / "nan.pth"
     torch.save({"meta": {}, "state_dict": sd}, path)
     out = tmp_path / "out"
-    assert convert.main(["--variant", TINY, "--checkpoint", str(path), "--output-dir", str(out)]) == 2
+    assert convert_cli.main(["--variant", TINY, "--checkpoint", str(path), "--output-dir", str(out)]) == 2
     assert "backbone.layers.1.blocks.0.mlp.fc2.weight (0 NaN, 1 Inf)" in capsys.readouterr().err
     assert not out.exists() or list(out.iterdir()) == []
 
 
 def test_sha256_mismatch_exit_2(tmp_path, tiny_checkpoint, capsys):
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--sha256", "ab" * 32, "--no-export"]
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     assert "sha256 mismatch" in capsys.readouterr().err
 
 
@@ -76,13 +77,13 @@ def test_all_converts_a_directory_and_prints_a_table(tmp_path, tiny_export, tiny
     ckpts.mkdir()
     (ckpts / f"{TINY}.pth").symlink_to(tiny_checkpoint)
     (ckpts / "unrelated.pth").write_bytes(b"x")
-    assert convert.main(["--all", str(ckpts), "--output-dir", str(tiny_export.parent)]) == 0
+    assert convert_cli.main(["--all", str(ckpts), "--output-dir", str(tiny_export.parent)]) == 0
     out = capsys.readouterr().out
     assert "variant" in out and TINY in out and "up to date" in out
 
 
 def test_all_on_empty_directory_exit_2(tmp_path, capsys):
-    assert convert.main(["--all", str(tmp_path)]) == 2
+    assert convert_cli.main(["--all", str(tmp_path)]) == 2
     assert "no <variant>.pth files" in capsys.readouterr().err
 
 
@@ -218,5 +219,5 @@ def test_objects_outside_the_plain_types_are_still_refused(tmp_path, capsys):
     with pytest.raises(CheckpointError, match=r"numpy\.dtypes\.ObjectDType.*--trust-checkpoint"):
         load_checkpoint_file(path)
     assert load_checkpoint_file(path, trust_checkpoint=True)["meta"]["x"][0] is None
-    assert convert.main(["--variant", TINY, "--checkpoint", str(path), "--no-export"]) == 2
+    assert convert_cli.main(["--variant", TINY, "--checkpoint", str(path), "--no-export"]) == 2
     assert "ObjectDType" in capsys.readouterr().err

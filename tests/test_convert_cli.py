@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 import torch
 
-from porting import convert
+from porting import convert_cli
 from tf_videoswin import load_labels
 from tf_videoswin.export import METADATA_FILE
 
@@ -21,7 +21,7 @@ from .conftest import ROOT, STHV2, TINY
 
 
 def _run(argv: list[str]) -> int:
-    return convert.main(argv)
+    return convert_cli.main(argv)
 
 
 def _assert_nothing_left(out: Path) -> None:
@@ -183,3 +183,33 @@ def test_script_runs_from_a_shell():
         cwd=ROOT,
     )
     assert proc.returncode == 2
+
+
+def test_porting_convert_is_the_library_function_next_to_its_command_line():
+    """``porting.convert`` is :func:`porting.pipeline.convert`, also once the command line is imported (its
+    module has another name, so importing it cannot replace the function), in a fresh interpreter too."""
+    import porting
+    import porting.convert_cli
+    import porting.pipeline
+    from porting.export_plan import ExportPlan
+
+    assert porting.convert is porting.pipeline.convert and porting.ExportPlan is ExportPlan
+    assert porting.convert_cli.main is not None
+    code = (
+        "import porting, porting.convert_cli, porting.pipeline, sys; "
+        "assert porting.convert is porting.pipeline.convert, porting.convert; "
+        "assert 'porting.convert' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_notebooks_call_the_python_function_not_the_command_line():
+    import nbformat
+
+    sources = [ROOT / "notebooks" / "make_notebooks.py"]
+    texts = [p.read_text(encoding="utf-8") for p in sources]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        texts.append("\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+    assert not [t for t in texts if "convert.main" in t or "convert_cli" in t]
+    assert sum("porting.convert(" in t for t in texts) >= 4

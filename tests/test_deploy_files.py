@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from porting import convert
+from porting import convert_cli
 from tf_videoswin.errors import DeploymentError, ExportCheckError
 from tf_videoswin.export import METADATA_FILE, ExportMetadata
 from tf_videoswin.export.deploy.runtimes import open_runner
@@ -52,7 +52,7 @@ def deploy_export(tmp_path_factory, tiny_checkpoint) -> Path:
     """A Swin-T export with every deployment file at the golden shape, written by the CLI."""
     out = tmp_path_factory.mktemp("deploy")
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), *DEPLOY]
-    assert convert.main(argv) == 0
+    assert convert_cli.main(argv) == 0
     return out / TINY
 
 
@@ -68,7 +68,7 @@ def lossy_export(deploy_export, tiny_checkpoint, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lossy")
     shutil.copytree(deploy_export, out / TINY)
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out), *DEPLOY_FILES]
-    assert convert.main([*argv, "--tflite-precisions", "float16,int8"]) == 0
+    assert convert_cli.main([*argv, "--tflite-precisions", "float16,int8"]) == 0
     return out / TINY
 
 
@@ -126,17 +126,18 @@ def test_asking_for_lossy_files_keeps_the_exact_ones(lossy_export):
 
 
 def test_more_tflite_precisions_rewrite_the_export_with_those_it_holds(deploy_export, deploy_meta):
-    from porting.pipeline import plan_export
+    from porting.export_plan import ExportPlan, plan_export
 
     cfg, sha = get_variant(TINY), deploy_meta.source["checkpoint_sha256"]
     formats = ("savedmodel", "tflite")
-    plan = plan_export(
-        deploy_meta, cfg, sha, formats, False, deploy_export, {"x.int8.tflite"}, "float32", ["int8"]
-    )
+    asked = ExportPlan(formats=formats, deploy_shape=GOLDEN_SHAPE, tflite_precisions=["int8"])
+    assert {f.path for f in _files(deploy_meta, "tflite")}.isdisjoint(asked.deploy_paths(TINY))
+    plan = plan_export(deploy_meta, cfg, sha, asked, deploy_export)
     assert plan.action == "write" and plan.overwrite
     assert plan.tflite_precisions == ("float32", "int8")  # the held float32 files stay
     held = {f.path for f in _files(deploy_meta, "tflite")}
-    plan = plan_export(deploy_meta, cfg, sha, formats, False, deploy_export, held, "float32", ["float32"])
+    plan = plan_export(deploy_meta, cfg, sha, asked.replace(tflite_precisions=["float32"]), deploy_export)
+    assert asked.replace(tflite_precisions=["float32"]).deploy_paths(TINY) == held
     assert plan.action == "skip"
 
 
@@ -146,7 +147,7 @@ def test_more_tflite_precisions_rewrite_the_export_with_those_it_holds(deploy_ex
 )
 def test_bad_tflite_precisions_exit_2(value, message, capsys):
     with pytest.raises(SystemExit) as exc:
-        convert.main(
+        convert_cli.main(
             ["--variant", TINY, "--checkpoint", "x.pth", "--formats", "tflite", "--tflite-precisions", value]
         )
     assert exc.value.code == 2
@@ -178,7 +179,7 @@ def test_rerun_with_the_same_files_is_up_to_date(deploy_export, tiny_checkpoint,
         "--output-dir",
         str(deploy_export.parent),
     ]
-    assert convert.main([*argv, *DEPLOY]) == 0
+    assert convert_cli.main([*argv, *DEPLOY]) == 0
     assert "up to date" in capsys.readouterr().out
 
 
@@ -294,7 +295,7 @@ def test_formats_benchmark_times_every_file_and_runtime(deploy_export, capsys):
 )
 def test_bad_deploy_shape_exits_2(shape, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
-        convert.main(
+        convert_cli.main(
             ["--variant", TINY, "--checkpoint", "x.pth", "--formats", "tflite", "--deploy-shape", shape]
         )
     assert exc.value.code == 2
@@ -323,7 +324,7 @@ def test_missing_runtime_exits_2_and_names_the_install(tmp_path, tiny_checkpoint
         "--formats",
         "onnx",
     ]
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     err = capsys.readouterr().err
     assert "'tf2onnx'" in err and "pip install 'tf-videoswin[deploy]'" in err
     assert not out.exists() or list(out.iterdir()) == []
@@ -356,7 +357,7 @@ def test_failed_conversion_exits_2_and_writes_nothing(tmp_path, tiny_checkpoint,
         "--parity-shape",
         "1,3,4,32,32",
     ]  # small: the failure is the point
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     assert "synthetic failure" in capsys.readouterr().err
     assert list(out.iterdir()) == []  # no export, no temporary folder
 
@@ -396,7 +397,7 @@ def test_full_size_deployment_files(tmp_path, tiny_checkpoint):
     """The default deploy shape (1x3x32x224x224): every file written and proven by the CLI."""
     out = tmp_path / "out"
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
-    assert convert.main([*argv, "--formats", "tflite,onnx,openvino"]) == 0
+    assert convert_cli.main([*argv, "--formats", "tflite,onnx,openvino"]) == 0
     meta = ExportMetadata.read(out / TINY)
     deploy = [f for f in meta.files if f.format in ("tflite", "onnx", "openvino")]
     assert len(deploy) == 8

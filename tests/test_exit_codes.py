@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from porting import check_parity, convert
+from porting import check_parity, convert_cli
 from tf_videoswin import evaluate, extract_features, predict
 from tf_videoswin.cli import common
 from tf_videoswin.cli import finetune as finetune_cli
@@ -27,7 +27,9 @@ def test_outcome_code_is_the_documented_rule():
     assert common.outcome_code(processed=0, failed=0) == common.EXIT_INPUT  # no input at all
 
 
-@pytest.mark.parametrize("app", [convert, check_parity, predict, extract_features, evaluate, finetune_cli])
+@pytest.mark.parametrize(
+    "app", [convert_cli, check_parity, predict, extract_features, evaluate, finetune_cli]
+)
 def test_every_app_points_at_the_one_rule(app):
     text = app.build_parser().format_help()
     assert "docs/exit-codes.md" in text and "3 some inputs failed" in text.replace("\n", " ")
@@ -97,7 +99,7 @@ def test_convert_all_where_some_checkpoints_failed_exits_3(tmp_path, tiny_export
     ckpts.mkdir()
     (ckpts / f"{TINY}.pth").symlink_to(tiny_checkpoint)  # up to date in tiny_export's folder
     (ckpts / "swin_small_patch244_window877_kinetics400_1k.pth").write_bytes(b"not a checkpoint")
-    assert convert.main(["--all", str(ckpts), "--output-dir", str(tiny_export.parent)]) == 3
+    assert convert_cli.main(["--all", str(ckpts), "--output-dir", str(tiny_export.parent)]) == 3
     out = capsys.readouterr().out
     assert "up to date" in out and "ERROR" in out
 

@@ -161,7 +161,7 @@ def test_export_has_the_converter_contract(finetuned, tiny_checkpoint):
         32,
     )
     assert meta.preprocessing.num_clips == 4  # the base variant's test protocol
-    from tf_videoswin.export.files import sha256_file
+    from tf_videoswin.files import sha256_file
 
     assert meta.source["checkpoint_sha256"] == sha256_file(tiny_checkpoint)
     assert {f.path for f in meta.files} == {"classifier", "feature_extractor"}

@@ -126,7 +126,7 @@ def test_keras_hub_backbone_from_preset_loads_a_preset(model, video, tmp_path):
 
 def test_converter_writes_a_preset_as_an_export_format(model, video, tmp_path):
     """``convert.py --formats preset``: the export writer saves the preset, reloads it and records it."""
-    from porting.pipeline import normalize_formats
+    from porting.export_plan import normalize_formats
     from tf_videoswin.export.keras_files import save_keras_files
 
     assert "preset" in normalize_formats("savedmodel,preset")

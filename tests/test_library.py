@@ -16,7 +16,7 @@ import tensorflow as tf
 import torch
 
 import tf_videoswin
-from porting import convert
+from porting import convert_cli
 from tf_videoswin import (
     CheckpointError,
     CheckpointMismatchError,
@@ -109,7 +109,7 @@ def test_half_precision_checkpoints_convert(tmp_path, tiny_checkpoint, tiny_mode
         torch.save(half, path)
         if dtype == torch.bfloat16:  # the CLI path (its parity check compares with the same upcast weights)
             argv = ["--variant", TINY, "--checkpoint", str(path), "--no-export"]
-            assert convert.main(argv) == 0, capsys.readouterr().err
+            assert convert_cli.main(argv) == 0, capsys.readouterr().err
         model = from_pretrained(TINY, checkpoint=path)
         # The half-precision weights are the float32 ones rounded: outputs stay close, not equal.
         video = tf.constant(_clips((1, 3, 4, 32, 32))[0])
@@ -220,28 +220,37 @@ def test_without_keras_files_the_weights_come_from_the_savedmodel(tiny_export, t
 
 
 def test_plan_export_skips_adds_formats_or_refuses(tiny_export, tmp_path):
-    from porting.pipeline import plan_export
+    from porting.export_plan import ExportPlan, plan_export
 
     cfg = get_variant(TINY)
     meta = ExportMetadata.read(tiny_export)
     sha = meta.source["checkpoint_sha256"]
     every = ("float32", "float16", "int8")  # the TFLite precisions asked for by default
-    assert plan_export(None, cfg, sha, ("savedmodel",), False) == ("write", ("savedmodel",), False, every)
-    assert plan_export(meta, cfg, sha, ("savedmodel", "weights"), False, tiny_export)[0] == "skip"
+    weights = ExportPlan(formats=("savedmodel", "weights"))
+    plan = plan_export(None, cfg, sha, ExportPlan())
+    assert (plan.action, plan.formats, plan.overwrite, plan.tflite_precisions) == (
+        "write",
+        ("savedmodel",),
+        False,
+        every,
+    )
+    assert plan_export(meta, cfg, sha, weights, tiny_export).action == "skip"
     # A listed file that is gone counts as missing: the export is rewritten with every format.
     import shutil
 
     copy = tmp_path / TINY
     shutil.copytree(tiny_export, copy, ignore=shutil.ignore_patterns("*.h5"))
-    assert plan_export(meta, cfg, sha, ("savedmodel", "weights"), False, copy) == (
+    plan = plan_export(meta, cfg, sha, weights, copy)
+    assert (plan.action, plan.formats, plan.overwrite, plan.tflite_precisions) == (
         "write",
         ("savedmodel", "keras", "weights"),
         True,
         every,
     )
     with pytest.raises(FileExistsError, match="another checkpoint or precision; pass --overwrite"):
-        plan_export(meta, cfg, "0" * 64, ("savedmodel",), False, tiny_export)
-    assert plan_export(meta, cfg, "0" * 64, ("savedmodel",), True, tiny_export) == (
+        plan_export(meta, cfg, "0" * 64, ExportPlan(), tiny_export)
+    plan = plan_export(meta, cfg, "0" * 64, ExportPlan(overwrite=True), tiny_export)
+    assert (plan.action, plan.formats, plan.overwrite, plan.tflite_precisions) == (
         "write",
         ("savedmodel",),
         True,

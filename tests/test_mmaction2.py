@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from porting import check_parity, convert, parity
+from porting import check_parity, convert_cli, parity
 from porting import validation as checks
 from porting.checkpoint import load_state_dict, to_numpy
 from porting.pipeline import port_checkpoint
@@ -138,7 +138,7 @@ class TestKinetics710:
     def test_convert_refuses_it_as_kinetics400_and_names_it(self, swin_s_k710, tmp_path, capsys):
         path = swin_s_k710[0]
         out = tmp_path / "out"
-        assert convert.main(["--variant", S400, "--checkpoint", str(path), "--output-dir", str(out)]) == 2
+        assert convert_cli.main(["--variant", S400, "--checkpoint", str(path), "--output-dir", str(out)]) == 2
         assert f"it looks like {S710}" in capsys.readouterr().err
         assert not out.exists() or list(out.iterdir()) == []
 
@@ -159,7 +159,7 @@ def mm_tiny_checkpoint(tmp_path_factory) -> Path:
 def mm_tiny_export(tmp_path_factory, mm_tiny_checkpoint) -> Path:
     out = tmp_path_factory.mktemp("mm_exports")
     argv = ["--variant", MM_TINY, "--checkpoint", str(mm_tiny_checkpoint), "--output-dir", str(out)]
-    assert convert.main(argv) == 0
+    assert convert_cli.main(argv) == 0
     return out / MM_TINY
 
 
@@ -200,7 +200,7 @@ def test_convert_all_finds_the_upstream_file_name(mm_tiny_export, mm_tiny_checkp
     ckpts = tmp_path / "ckpts"
     ckpts.mkdir()
     (ckpts / Path(get_variant(MM_TINY).url).name).symlink_to(mm_tiny_checkpoint)  # <name>_<date>-<sha>.pth
-    assert convert.main(["--all", str(ckpts), "--output-dir", str(mm_tiny_export.parent)]) == 0
+    assert convert_cli.main(["--all", str(ckpts), "--output-dir", str(mm_tiny_export.parent)]) == 0
     out = capsys.readouterr().out
     assert f"{MM_TINY} up to date" in " ".join(out.split())
 
@@ -208,7 +208,9 @@ def test_convert_all_finds_the_upstream_file_name(mm_tiny_export, mm_tiny_checkp
 def test_official_checkpoint_offered_as_mmaction2_is_refused(tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "out"
     assert (
-        convert.main(["--variant", MM_TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)])
+        convert_cli.main(
+            ["--variant", MM_TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
+        )
         == 2
     )
     assert f"checkpoint is not {MM_TINY}: it looks like {TINY}" in capsys.readouterr().err

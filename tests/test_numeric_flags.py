@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from porting import check_parity, convert
+from porting import check_parity, convert_cli
 from tf_videoswin.cli import evaluate, extract_features, finetune, predict
 
 TINY = "swin_tiny_patch244_window877_kinetics400_1k"
@@ -14,10 +14,10 @@ FINETUNE = ["data", "--variant", TINY, "--epochs", "1", "--output-dir", "out"]
 EXTRACT = ["v.mp4", "--model", "m", "--out", "o"]
 
 BAD = [
-    (convert, [*CONVERT, "--tolerance", "-1"]),
-    (convert, [*CONVERT, "--tolerance", "nan"]),
-    (convert, [*CONVERT, "--tolerance", "inf"]),
-    (convert, [*CONVERT, "--tolerance", "0"]),
+    (convert_cli, [*CONVERT, "--tolerance", "-1"]),
+    (convert_cli, [*CONVERT, "--tolerance", "nan"]),
+    (convert_cli, [*CONVERT, "--tolerance", "inf"]),
+    (convert_cli, [*CONVERT, "--tolerance", "0"]),
     (check_parity, ["--variant", TINY, "--export", "e", "--tolerance", "nan"]),
     (check_parity, ["--variant", TINY, "--export", "e", "--tolerance", "-1e-4"]),
     (extract_features, [*EXTRACT, "--snippets", "--fps", "inf"]),
@@ -59,21 +59,21 @@ def test_bad_numeric_flag_exits_2_before_any_work(app, argv, capsys):
 )
 def test_deploy_shape_without_a_deployment_format_is_refused(extra, capsys):
     with pytest.raises(SystemExit) as raised:
-        convert.main([*CONVERT, *extra])
+        convert_cli.main([*CONVERT, *extra])
     assert raised.value.code == 2
     assert "--deploy-shape" in capsys.readouterr().err
 
 
 def test_tflite_precisions_without_tflite_is_refused(capsys):
     with pytest.raises(SystemExit) as raised:
-        convert.main([*CONVERT, "--formats", "onnx", "--tflite-precisions", "int8"])
+        convert_cli.main([*CONVERT, "--formats", "onnx", "--tflite-precisions", "int8"])
     assert raised.value.code == 2
     assert "--tflite-precisions" in capsys.readouterr().err
 
 
 def test_deploy_flags_with_their_format_get_their_defaults():
-    args = convert.build_parser().parse_args([*CONVERT, "--formats", "onnx"])
+    args = convert_cli.build_parser().parse_args([*CONVERT, "--formats", "onnx"])
     args.formats = ("savedmodel", "onnx")
-    assert convert.check_deploy_flags(args) is None
-    assert args.deploy_shape == convert.DEFAULT_DEPLOY_SHAPE
-    assert args.tflite_precisions == convert.DEPLOY_PRECISIONS["tflite"]
+    assert convert_cli.check_deploy_flags(args) is None
+    assert args.deploy_shape == convert_cli.DEFAULT_DEPLOY_SHAPE
+    assert args.tflite_precisions == convert_cli.DEPLOY_PRECISIONS["tflite"]

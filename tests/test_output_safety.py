@@ -22,7 +22,7 @@ import pytest
 
 from tf_videoswin import evaluate, extract_features
 from tf_videoswin.errors import OutputBusyError, OutputWriteError
-from tf_videoswin.export.files import atomic_directory
+from tf_videoswin.files import atomic_directory
 from tf_videoswin.output_lock import OutputLock, lock_file_for
 
 from .videos import write_video
@@ -224,7 +224,7 @@ def test_an_export_being_written_is_refused_and_a_killed_ones_temporaries_remove
     proc = _hold(
         f"""
         import pathlib, sys
-        from tf_videoswin.export.files import atomic_directory
+        from tf_videoswin.files import atomic_directory
         with atomic_directory(pathlib.Path({str(target)!r}), overwrite=True) as tmp:
             (tmp / "big.bin").write_bytes(b"0" * 1000)
             print("ready", flush=True)
@@ -278,14 +278,14 @@ def test_a_full_disk_while_writing_an_export_is_named_and_keeps_the_old_one(tmp_
 
 
 def test_convert_exits_2_on_a_full_disk(monkeypatch, capsys):
-    from porting import convert
+    from porting import convert_cli
 
     def full(*args, **kwargs):
         raise OutputWriteError("exports/x: cannot write: No space left on device")
 
-    monkeypatch.setattr(convert, "_convert_one", full)
+    monkeypatch.setattr(convert_cli, "_convert_one", full)
     argv = ["--variant", "swin_tiny_patch244_window877_kinetics400_1k", "--checkpoint", "x.pth"]
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     assert "No space left on device" in capsys.readouterr().err
 
 
@@ -315,14 +315,14 @@ def test_a_killed_fine_tunes_half_checkpoint_is_removed_and_a_live_run_refused(t
 def test_a_killed_conversions_temporary_goes_even_when_the_export_is_up_to_date(
     tiny_export, tiny_checkpoint, caplog, capsys
 ):
-    from porting import convert
+    from porting import convert_cli
 
     stale = tiny_export.parent / f".{tiny_export.name}.tmp-killed9"
     stale.mkdir()
     (stale / "saved_model.pb").write_bytes(b"half an export")
     argv = ["--variant", tiny_export.name, "--checkpoint", str(tiny_checkpoint)]
     with caplog.at_level(logging.WARNING):
-        assert convert.main([*argv, "--output-dir", str(tiny_export.parent)]) == 0
+        assert convert_cli.main([*argv, "--output-dir", str(tiny_export.parent)]) == 0
     assert "is up to date" in capsys.readouterr().out
     assert not stale.exists() and f"removed {stale}" in caplog.text
 

@@ -112,12 +112,12 @@ def test_attention_logits_and_softmax_run_in_the_attention_precision(precision, 
 def test_convert_exports_bfloat16_and_records_its_drift(
     attention_precision, tmp_path, tiny_checkpoint, float32_model, capsys
 ):
-    from porting import convert
+    from porting import convert_cli
 
     out = tmp_path / "exports"
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
     bf16 = ["--precision", "bfloat16", "--attention-precision", attention_precision]
-    assert convert.main([*argv, *bf16, "--formats", "savedmodel,weights"]) == 0
+    assert convert_cli.main([*argv, *bf16, "--formats", "savedmodel,weights"]) == 0
     attention = "" if attention_precision == "float32" else ", attention logits in bfloat16"
     assert f"bfloat16 SavedModels{attention} (lossy, not exact)" in capsys.readouterr().out
     export = out / TINY
@@ -139,12 +139,12 @@ def test_convert_exports_bfloat16_and_records_its_drift(
     np.testing.assert_allclose(loaded(video)["logits"].numpy(), served["logits"].numpy(), atol=1e-6)
     assert np.abs(served["logits"].numpy() - float32_model(video)["logits"].numpy()).max() > 1e-5
     # Another precision for the same checkpoint replaces the export only with --overwrite.
-    assert convert.main(argv) == 2
+    assert convert_cli.main(argv) == 2
     assert "another checkpoint or precision" in capsys.readouterr().err
 
 
 def test_attention_precision_is_recorded_in_the_metadata_and_read_back(tiny_export, tmp_path):
-    from porting.pipeline import plan_export
+    from porting.export_plan import ExportPlan, plan_export
     from tf_videoswin import get_variant
     from tf_videoswin.export import METADATA_FILE
 
@@ -167,10 +167,10 @@ def test_attention_precision_is_recorded_in_the_metadata_and_read_back(tiny_expo
             ExportMetadata.from_dict({**meta.to_dict(), "precision": wrong})
     # Another attention precision is another export: rewritten only with --overwrite.
     cfg, sha = get_variant(TINY), meta.source["checkpoint_sha256"]
-    args = (reduced, cfg, sha, ("savedmodel",), False, tiny_export, frozenset())
-    assert plan_export(*args, "bfloat16", attention_precision="bfloat16").action == "skip"
+    plan = ExportPlan(precision="bfloat16", attention_precision="bfloat16")
+    assert plan_export(reduced, cfg, sha, plan, tiny_export).action == "skip"
     with pytest.raises(FileExistsError, match="another checkpoint or precision"):
-        plan_export(*args, "bfloat16", attention_precision="float32")
+        plan_export(reduced, cfg, sha, plan.replace(attention_precision="float32"), tiny_export)
     # An export loads with its own attention precision, kept unless the caller picks another.
     copy = tmp_path / TINY
     shutil.copytree(tiny_export, copy)

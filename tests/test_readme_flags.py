@@ -28,7 +28,12 @@ def documented_flags(text: str) -> dict[str, set[str]]:
     return found
 
 
+#: Scripts whose command line lives in another module (``porting.convert`` is the library function).
+CLI_MODULES = {"porting.convert": "porting.convert_cli"}
+
+
 def help_text(module: str, capsys: pytest.CaptureFixture[str]) -> str:
+    module = CLI_MODULES.get(module, module)
     if module.startswith("benchmarks."):
         if str(ROOT / "benchmarks") not in sys.path:
             sys.path.insert(0, str(ROOT / "benchmarks"))

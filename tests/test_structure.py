@@ -82,3 +82,59 @@ def test_mmaction2_pairs_share_an_architecture():
         assert get_variant(mm).arch.replace(drop_path_rate=0) == get_variant(official).arch.replace(
             drop_path_rate=0
         )
+
+
+_NO_TENSORFLOW = """
+import importlib.abc, importlib.machinery, sys
+import numpy as np
+
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "torch"):
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked in this test process)")
+
+sys.meta_path.insert(0, Blocked())
+from porting import validation
+from tf_videoswin import get_variant
+
+cfg = get_variant(sys.argv[2])
+state_dict = dict(np.load(sys.argv[1]))
+validation.check_variant(state_dict, cfg)
+validation.check_finite(state_dict)
+print(validation.verify_relative_position_index(state_dict, cfg))
+key = next(k for k in state_dict if k.endswith("relative_position_index"))
+state_dict[key] = state_dict[key][::-1].copy()
+try:
+    validation.verify_relative_position_index(state_dict, cfg)
+except validation.CheckpointMismatchError as e:
+    print("refused:", e)
+print(sorted(m for m in ("tensorflow", "keras", "torch") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    "name", ["swin_tiny_patch244_window877_kinetics400_1k", "swin_base_patch244_window1677_sthv2"]
+)
+def test_checkpoint_checks_use_the_numpy_geometry_and_import_no_tensorflow(
+    name, synthetic_state_dict, tmp_path
+):
+    """The architecture, value and relative-position-index checks run where TensorFlow, Keras and torch cannot
+    be imported: the index is compared with :func:`tf_videoswin.geometry.relative_position_index`."""
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    path = tmp_path / "state_dict.npz"
+    np.savez(path, **{k: np.asarray(v) for k, v in synthetic_state_dict(name).items()})
+    proc = subprocess.run(
+        [sys.executable, "-c", _NO_TENSORFLOW, str(path), name],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    count, refused, imported = proc.stdout.splitlines()
+    assert int(count) == sum(get_variant(name).arch.depths)
+    assert refused.startswith("refused:") and "relative_position_index" in refused
+    assert imported == "[]"

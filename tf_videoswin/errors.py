@@ -38,7 +38,7 @@ class PortingError(VideoSwinError, RuntimeError):
 class ParityError(VideoSwinError, RuntimeError):
     """The ported model does not reproduce the PyTorch reference within tolerance.
 
-    ``report`` is the :class:`porting.parity.ParityReport` that failed.
+    ``report`` is the :class:`tf_videoswin.metrics.ParityReport` that failed.
     """
 
     def __init__(self, report) -> None:

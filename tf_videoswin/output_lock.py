@@ -171,7 +171,7 @@ def write_error(target: str | os.PathLike, e: BaseException) -> OutputWriteError
 
 
 def recover_directories(parent: str | os.PathLike, name: str = "*") -> list[Path]:
-    """Leftovers of :func:`tf_videoswin.export.files.atomic_directory` runs that died, for targets
+    """Leftovers of :func:`tf_videoswin.files.atomic_directory` runs that died, for targets
     matching ``name`` in ``parent``: temporaries are removed; a moved-aside old copy is put back
     where its target is missing (the run died between the two renames), else removed. Logged.
 

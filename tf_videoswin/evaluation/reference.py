@@ -12,9 +12,9 @@ import os
 
 import numpy as np
 
-from ..export.files import sha256_file
 from ..export.metadata import ExportMetadata
 from ..export.serving import softmax
+from ..files import sha256_file
 
 
 @dataclasses.dataclass(frozen=True)

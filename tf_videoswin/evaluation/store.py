@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..features.files import atomic_write_text
+from ..files import atomic_write_text
 from ..output_lock import write_error
 
 COLUMNS = ("path", "label", "top1", "top5", "top5_probability", "torch_top1", "torch_max_prob_diff")

@@ -19,8 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ExportCheckError
+from ..files import sha256_tree, tree_size
+from ..metrics import RELOAD_TOLERANCE, max_abs
 from ..model.recognizer import Recognizer3D
-from .files import sha256_tree, tree_size
 from .metadata import ExportFile
 from .preset import load_preset, save_preset
 
@@ -28,8 +29,6 @@ logger = logging.getLogger(__name__)
 
 #: Format name -> file name template.
 KERAS_FORMATS = {"keras": "{name}.keras", "weights": "{name}.weights.h5", "preset": "preset"}
-#: A reloaded Keras file must give the in-memory model's outputs to float32 round-off.
-KERAS_RELOAD_TOLERANCE = 1e-6
 
 
 def _reload(fmt: str, path: Path, model: Recognizer3D, reloaded: Recognizer3D | None) -> Recognizer3D:
@@ -60,8 +59,7 @@ def _max_abs(expected: list[dict[str, np.ndarray]], actual: list[dict[str, np.nd
     for out_a, out_b in zip(expected, actual, strict=True):
         if set(out_a) != set(out_b):
             raise ExportCheckError(f"outputs differ: {sorted(out_a)} vs {sorted(out_b)}")
-        for key in out_a:
-            worst = max(worst, float(np.abs(out_a[key] - out_b[key]).max()))
+        worst = max([worst, *max_abs(out_a, out_b).values()])
     return worst
 
 
@@ -103,7 +101,7 @@ def save_keras_files(
             model.save_weights(path)
         reloaded = _reload(fmt, path, model, reloaded)
         diff = _max_abs(expected, _outputs(reloaded, check_inputs))
-        if not diff <= KERAS_RELOAD_TOLERANCE:
+        if not diff <= RELOAD_TOLERANCE:  # a reloaded Keras file: the model's outputs to round-off
             raise ExportCheckError(f"reloaded {path.name} differs from the model by {diff:.3e}")
         logger.info("wrote %s (reload max abs %.2e)", path, diff)
         written.append(

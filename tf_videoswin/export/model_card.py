@@ -68,7 +68,8 @@ def _deploy_section(meta: ExportMetadata) -> str:
     rows = "\n".join(_deploy_row(f) for f in files)
     return (
         "\n## Deployment files (LiteRT, ONNX, OpenVINO)\n\n"
-        "Converted from the static-shape deployment graph of this model (`tf_videoswin.model.deploy`) and "
+        "Converted from the static-shape deployment graph of this model "
+        "(`tf_videoswin.model.static_forward`) and "
         "run in each runtime on the seeded parity input before being kept. float32 files match "
         "reference_torch within the tolerance. float16 and int8 files store lower-precision weights and "
         "are **lossy**: their outputs drift from float32 as measured below, and they are never exact. "

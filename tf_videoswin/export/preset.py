@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ExportFormatError
-from .files import atomic_directory
+from ..files import atomic_directory
 
 if TYPE_CHECKING:
     from ..model import Recognizer3D

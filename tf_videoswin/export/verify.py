@@ -1,7 +1,7 @@
 """Exports checked before anything reads them: each file against the size and sha256 in its metadata.
 
 ``videoswin_metadata.json`` records a size and a sha256 for every file of an export (for a SavedModel
-folder, of its files without the metadata copy, see :func:`.files.sha256_tree`). A loader calls
+folder, of its files without the metadata copy, see :func:`tf_videoswin.files.sha256_tree`). A loader calls
 :func:`verify_export` with the path it is about to read; a file that was truncated, replaced or edited
 (or a metadata entry that was) raises :class:`~tf_videoswin.errors.ExportFormatError` naming the file,
 before TensorFlow or Keras read a byte of it. ``verify=False`` skips the check for exports edited on
@@ -18,7 +18,6 @@ truncated ``variables.data-*``: ``IndexError``, ``DataLossError``; a truncated `
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ExportFormatError, VideoSwinError
+from ..files import sha256_file, sha256_tree
 from .metadata import EXPORT_KINDS, METADATA_FILE, ExportFile, ExportMetadata, find_metadata_file
 from .preset import is_preset
 
@@ -53,11 +53,7 @@ def cached_sha256(path: Path) -> str:
         cached = _DIGESTS.get(key)
     if cached is not None:
         return cached
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    value = digest.hexdigest()
+    value = sha256_file(path, _CHUNK)
     with _DIGESTS_LOCK:
         _DIGESTS[key] = value
     return value
@@ -65,15 +61,11 @@ def cached_sha256(path: Path) -> str:
 
 def _tree(path: Path) -> tuple[int, str]:
     """Size and digest of a file, or of a folder's files without the metadata copy, as the writer
-    computed them (:func:`.files.sha256_tree`, :func:`.files.tree_size`)."""
+    computed them (:func:`tf_videoswin.files.sha256_tree`, :func:`tf_videoswin.files.tree_size`)."""
     if path.is_file():
         return path.stat().st_size, cached_sha256(path)
-    digest, size = hashlib.sha256(), 0
-    for file in sorted(p for p in _files(path) if p.name != METADATA_FILE):
-        size += file.stat().st_size
-        digest.update(file.relative_to(path).as_posix().encode("utf-8") + b"\0")
-        digest.update(bytes.fromhex(cached_sha256(file)))
-    return size, digest.hexdigest()
+    files = [p for p in _files(path) if p.name != METADATA_FILE]
+    return sum(f.stat().st_size for f in files), sha256_tree(path, file_digest=cached_sha256, files=files)
 
 
 def _files(path: Path) -> list[Path]:

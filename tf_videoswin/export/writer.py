@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ExportCheckError
+from ..files import atomic_directory, sha256_tree, tree_size
 from ..model.recognizer import Recognizer3D
-from .files import atomic_directory, sha256_tree, tree_size
 from .keras_files import KERAS_FORMATS, save_keras_files
 from .metadata import EXPORT_KINDS, METADATA_FILE, ExportFile, ExportMetadata
 from .model_card import render_model_card

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import FeatureStoreError
-from .files import atomic_write_text
+from ..files import atomic_write_text
 
 FORMAT = "tf_videoswin.features"
 SCHEMA_VERSION = 1

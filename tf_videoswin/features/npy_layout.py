@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FeatureStoreError
-from .files import atomic_write, atomic_write_text
+from ..files import atomic_write, atomic_write_text
 from .results import SnippetFeatures
 
 NPY_DIR = "_npy"

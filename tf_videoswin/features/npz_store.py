@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import FeatureStoreError
+from ..files import atomic_write, atomic_write_text
 from ..output_lock import OutputLock, lock_file_for, remove_stale
-from .files import atomic_write, atomic_write_text
 from .results import VideoFeatures
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import TrainingError
-from ..export.files import atomic_directory
+from ..files import atomic_directory, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +115,7 @@ def read_run(work_dir: Path) -> dict[str, Any] | None:
 
 
 def write_run(work_dir: Path, run: dict[str, Any]) -> None:
-    work_dir.mkdir(parents=True, exist_ok=True)
-    tmp = work_dir / f".{RUN_FILE}.tmp"
-    tmp.write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(work_dir / RUN_FILE)
+    atomic_write_text(work_dir / RUN_FILE, json.dumps(run, indent=1) + "\n")
 
 
 def run_differences(

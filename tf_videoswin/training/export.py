@@ -19,12 +19,10 @@ import numpy as np
 from ..config import Preprocessing
 from ..export.metadata import ExportFile, ExportMetadata, runtime_versions
 from ..export.writer import ReloadCase, write_export
+from ..metrics import TRAINED_RELOAD_TOLERANCE
 from ..model.recognizer import Recognizer3D
 from ..variants import OFFICIAL_REPOSITORY, get_variant
 from .recipe import Recipe
-
-#: Reloaded SavedModels vs the in-memory model: float32 round-off.
-RELOAD_TOLERANCE = 1e-5
 
 
 def test_preprocessing(base_variant: str, recipe: Recipe) -> Preprocessing:
@@ -85,12 +83,12 @@ def export_finetuned(
     )
     shape = "x".join(map(str, video.shape))
     cases = [
-        ReloadCase(shape, video, _outputs(model, video), RELOAD_TOLERANCE),
+        ReloadCase(shape, video, _outputs(model, video), TRAINED_RELOAD_TOLERANCE),
         ReloadCase(
             "x".join(map(str, other.shape)),
             other,
             _outputs(model, other),
-            RELOAD_TOLERANCE,
+            TRAINED_RELOAD_TOLERANCE,
             check_call=False,
             parity_key="other_shape_max_abs",
         ),

@@ -26,6 +26,7 @@ import tensorflow as tf
 from ..config import Preprocessing
 from ..datasets import LabelledVideos
 from ..errors import VideoError
+from ..files import atomic_write_text
 from ..model.recognizer import Recognizer3D
 from ..video.decode import decode_video
 from ..video.views import make_views
@@ -303,4 +304,4 @@ def _truncate_log(path: Path, iteration: int) -> None:
                 kept.append(line)
         except (ValueError, KeyError):
             break  # a torn last line
-    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    atomic_write_text(path, "".join(line + "\n" for line in kept))

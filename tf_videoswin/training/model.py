@@ -40,8 +40,8 @@ def build_finetune_model(
         MissingDependencyError: a ``.pth`` needs torch (``pip install 'tf-videoswin[convert]'``).
         CheckpointError, CheckpointMismatchError, ExportFormatError, TrainingError: unusable weights.
     """
-    from ..export.files import sha256_file
     from ..export.metadata import ExportMetadata
+    from ..files import sha256_file
     from ..optional import require
     from ..pretrained import from_pretrained
 

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ...errors import DeploymentError
-from ...model.deploy import deploy_function_with_weight_inputs
 from ...model.recognizer import Recognizer3D
 from ...optional import require
+from .signatures import deploy_function_with_weight_inputs
 from .targets import DeployTarget
 
 logger = logging.getLogger(__name__)

@@ -18,8 +18,8 @@ from pathlib import Path
 import tensorflow as tf
 
 from ...errors import DeploymentError
-from ...model.deploy import deploy_function
 from ...model.recognizer import Recognizer3D
+from .signatures import deploy_function
 from .targets import DeployTarget, shape_tag
 
 logger = logging.getLogger(__name__)

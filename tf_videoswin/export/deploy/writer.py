@@ -20,20 +20,21 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ...errors import ExportCheckError
-from ...model.deploy import KIND_OUTPUTS
+from ...files import sha256_file
+from ...metrics import drift, max_abs
 from ...model.recognizer import Recognizer3D
-from ..files import sha256_file
+from ...model.static_forward import KIND_OUTPUTS
 from ..metadata import ExportFile
-from ..proof import ProofInput, batched, drift, max_abs
+from ..proof import ProofInput, batched
 from .runtimes import RUNTIMES, open_runner
 from .targets import DeployTarget
 
 logger = logging.getLogger(__name__)
 
 _SOURCES = {
-    "tflite": "tf_videoswin.model.deploy graph -> tf.lite.TFLiteConverter (TFLITE_BUILTINS only)",
-    "onnx": "tf_videoswin.model.deploy graph -> tf2onnx (opset 17)",
-    "openvino": "tf_videoswin.model.deploy graph -> tf2onnx -> openvino.convert_model",
+    "tflite": "tf_videoswin.model.static_forward graph -> tf.lite.TFLiteConverter (TFLITE_BUILTINS only)",
+    "onnx": "tf_videoswin.model.static_forward graph -> tf2onnx (opset 17)",
+    "openvino": "tf_videoswin.model.static_forward graph -> tf2onnx -> openvino.convert_model",
 }
 _WEIGHTS = {
     "float32": "float32",
