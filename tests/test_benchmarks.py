@@ -17,6 +17,7 @@ import inference  # noqa: E402
 TINY = "swin_tiny_patch244_window877_kinetics400_1k"
 
 
+@pytest.mark.slow  # ~1 min: the script in a process of its own, with JAX and torch in child processes
 def test_inference_benchmark_json():
     """One run at batch 2 (it also times the same export on one clip, in the same rounds): every key
     the speed issue tracks. The batch-1 run is the slow tier's precision run below. Run as users run it,

@@ -87,6 +87,7 @@ def test_all_on_empty_directory_exit_2(tmp_path, capsys):
     assert "no <variant>.pth files" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # ~30 s: check_parity.py end to end, twice
 def test_check_parity_passes_and_detects_tampering(tmp_path, tiny_export, tiny_checkpoint, capsys):
     argv = ["--variant", TINY, "--export", str(tiny_export), "--checkpoint", str(tiny_checkpoint)]
     assert check_parity.main([*argv, "--shape", "1,3,6,40,52"]) == 0

@@ -82,6 +82,7 @@ def _run_predict(video, model, *extra):
     return subprocess.run([*cmd, *extra], capture_output=True, text=True, cwd=ROOT, env=env)
 
 
+@pytest.mark.slow  # ~30 s: predict in two fresh processes (their stderr is the point)
 def test_apps_keep_tensorflow_quiet_unless_verbose(tiny_export, video):
     quiet = _run_predict(video, tiny_export / "classifier")
     assert quiet.returncode == 0, quiet.stderr[-2000:]

@@ -116,6 +116,7 @@ def _check_metadata(export: Path, meta: ExportMetadata, tflite_precisions: tuple
     assert len(raw["files"]) == len(meta.files)
 
 
+@pytest.mark.slow  # `deploy_export` (LiteRT, ONNX, OpenVINO files, each proven), ~80 s, is built for these
 def test_metadata_lists_every_file_with_sha256_and_parity(deploy_export, deploy_meta):
     _check_metadata(deploy_export, deploy_meta, ("float32",))
 
@@ -125,6 +126,7 @@ def test_asking_for_lossy_files_keeps_the_exact_ones(lossy_export):
     _check_metadata(lossy_export, ExportMetadata.read(lossy_export), ("float32", "float16", "int8"))
 
 
+@pytest.mark.slow  # uses `deploy_export`
 def test_more_tflite_precisions_rewrite_the_export_with_those_it_holds(deploy_export, deploy_meta):
     from porting.export_plan import ExportPlan, plan_export
 
@@ -170,6 +172,7 @@ def test_tflite_precisions_choose_the_planned_files():
         check_tflite_precisions(["float64"])
 
 
+@pytest.mark.slow  # uses `deploy_export`
 def test_rerun_with_the_same_files_is_up_to_date(deploy_export, tiny_checkpoint, capsys):
     argv = [
         "--variant",
@@ -196,6 +199,7 @@ def test_model_card_says_which_files_are_lossy(lossy_export):
             assert ("top-5 overlap" if f.kind == "classifier" else "pooled-feature cosine") in row
 
 
+@pytest.mark.slow  # uses `deploy_export`
 def test_litert_float32_files_equal_the_official_golden(deploy_export, deploy_meta, golden_outputs):
     golden = golden_outputs(TINY)
     for f in _files(deploy_meta, "tflite", "float32"):
@@ -206,6 +210,7 @@ def test_litert_float32_files_equal_the_official_golden(deploy_export, deploy_me
         assert _worst(golden, out) <= 1e-4, f.path
 
 
+@pytest.mark.slow  # uses `deploy_export`
 @pytest.mark.parametrize("runtime", ["onnxruntime", "openvino"])
 def test_onnx_equals_the_official_golden_at_any_batch(deploy_export, deploy_meta, golden_outputs, runtime):
     golden = golden_outputs(TINY)
@@ -217,6 +222,7 @@ def test_onnx_equals_the_official_golden_at_any_batch(deploy_export, deploy_meta
     assert _worst(one, runner.run(one["input"])) <= 1e-4
 
 
+@pytest.mark.slow  # uses `deploy_export`
 def test_openvino_ir_equals_the_official_golden(deploy_export, deploy_meta, golden_outputs):
     golden = golden_outputs(TINY)
     (f,) = _files(deploy_meta, "openvino")
@@ -248,6 +254,7 @@ def test_lossy_files_load_run_and_report_drift(lossy_export, golden_outputs):
             assert drift["features_max_abs"] > 0
 
 
+@pytest.mark.slow  # uses `deploy_export`
 def test_float32_file_that_misses_the_reference_is_refused(deploy_export, deploy_meta, golden_outputs):
     from tf_videoswin.export.deploy.writer import prove_file
 
@@ -259,6 +266,7 @@ def test_float32_file_that_misses_the_reference_is_refused(deploy_export, deploy
         prove_file(deploy_export / f.path, target, wrong, (), 1e-4)
 
 
+@pytest.mark.slow  # uses `deploy_export`
 def test_formats_benchmark_times_every_file_and_runtime(deploy_export, capsys):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     import formats

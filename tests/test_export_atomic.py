@@ -81,6 +81,7 @@ def test_digests_of_files_and_folders(tmp_path):
     assert sha256_tree(tmp_path / "d" / "a.txt") == hashlib.sha256(b"a").hexdigest()
 
 
+@pytest.mark.slow  # ~25 s: a conversion interrupted while it writes
 def test_interrupted_export_keeps_previous_export(
     tmp_path, tiny_export, tiny_checkpoint, monkeypatch, capsys
 ):

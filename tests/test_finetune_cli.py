@@ -103,6 +103,7 @@ def _report(capsys_text):
     return json.loads(capsys_text[capsys_text.index("{") :])
 
 
+@pytest.mark.slow  # the fine-tuning run of `finetuned`, ~2 min, is built for these six
 def test_interrupted_run_resumes_where_its_checkpoint_left_it(finetuned, dataset, capsys):
     out, work, argv, resumed = finetuned
     assert (
@@ -129,6 +130,7 @@ def test_interrupted_run_resumes_where_its_checkpoint_left_it(finetuned, dataset
     assert report["up_to_date"] and report["resumed_from_iteration"] == 12
 
 
+@pytest.mark.slow  # uses `finetuned`
 def test_training_lowers_the_held_out_loss_and_beats_chance(finetuned, dataset, capsys):
     out = finetuned[0]
     history = ExportMetadata.read(out).source["history"]
@@ -149,6 +151,7 @@ def test_training_lowers_the_held_out_loss_and_beats_chance(finetuned, dataset, 
     assert doc["top1"] > 1 / 3  # three classes: chance is 1/3
 
 
+@pytest.mark.slow  # uses `finetuned`
 def test_export_has_the_converter_contract(finetuned, tiny_checkpoint):
     out = finetuned[0]
     meta = ExportMetadata.read(out)
@@ -171,6 +174,7 @@ def test_export_has_the_converter_contract(finetuned, tiny_checkpoint):
     assert f"Fine-tuned with `tf_videoswin.finetune` from `{TINY}`" in card
 
 
+@pytest.mark.slow  # uses `finetuned`
 def test_export_loads_with_hub_keraslayer_and_predict(finetuned, dataset, capsys):
     hub = require("tensorflow_hub", "hub")
     tf_keras = require("tf_keras", "hub")
@@ -195,6 +199,7 @@ def test_export_loads_with_hub_keraslayer_and_predict(finetuned, dataset, capsys
     np.testing.assert_allclose([t["probability"] for t in top], probs[expected], atol=1e-5)
 
 
+@pytest.mark.slow  # uses `finetuned`
 def test_other_settings_do_not_resume_silently(finetuned, capsys):
     argv = finetuned[2]
     changed = [*argv, "--seed", "1"]
@@ -202,6 +207,7 @@ def test_other_settings_do_not_resume_silently(finetuned, capsys):
     assert "holds a run with other settings (seed)" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # uses `finetuned`
 def test_finetune_from_python_with_keywords(finetuned, dataset, tiny_checkpoint, capsys):
     """The library call behind the app, with keyword arguments: the finished run is found up to date
     (the same run id as the command line's), a result object comes back, nothing is printed; other

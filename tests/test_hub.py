@@ -15,6 +15,7 @@ def clip():
     return tf.constant(np.random.default_rng(3).standard_normal((4, 3, 4, 32, 32)).astype(np.float32))
 
 
+@pytest.mark.slow  # ~25 s: a training run through hub.KerasLayer
 def test_feature_extractor_fine_tunes_with_hub_keraslayer(tiny_export, clip):
     tf.random.set_seed(0)
     backbone = hub.KerasLayer(str(tiny_export / "feature_extractor"), trainable=True)

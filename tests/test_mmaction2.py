@@ -163,6 +163,7 @@ def mm_tiny_export(tmp_path_factory, mm_tiny_checkpoint) -> Path:
     return out / MM_TINY
 
 
+@pytest.mark.slow  # the mmaction2 Swin-T conversion of `mm_tiny_export`, ~40 s, is built for these four
 def test_export_metadata_and_card_say_mmaction2(mm_tiny_export):
     cfg = get_variant(MM_TINY)
     meta = json.loads((mm_tiny_export / METADATA_FILE).read_text())
@@ -183,6 +184,7 @@ def test_export_metadata_and_card_say_mmaction2(mm_tiny_export):
     assert labels == load_labels(MM_TINY)
 
 
+@pytest.mark.slow  # uses `mm_tiny_export`
 def test_check_parity_on_the_export(mm_tiny_export, mm_tiny_checkpoint, capsys):
     argv = [
         "--export",
@@ -196,6 +198,7 @@ def test_check_parity_on_the_export(mm_tiny_export, mm_tiny_checkpoint, capsys):
     assert f"parity ok for {MM_TINY}" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # uses `mm_tiny_export`
 def test_convert_all_finds_the_upstream_file_name(mm_tiny_export, mm_tiny_checkpoint, tmp_path, capsys):
     ckpts = tmp_path / "ckpts"
     ckpts.mkdir()
@@ -216,6 +219,7 @@ def test_official_checkpoint_offered_as_mmaction2_is_refused(tiny_checkpoint, tm
     assert f"checkpoint is not {MM_TINY}: it looks like {TINY}" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # uses `mm_tiny_export`
 def test_from_pretrained_and_predict(mm_tiny_export, mm_tiny_checkpoint, tmp_path, capsys):
     model = from_pretrained(MM_TINY, checkpoint=mm_tiny_checkpoint, verify=True)  # parity vs reference_torch
     assert model.config == get_variant(MM_TINY).arch

@@ -74,6 +74,7 @@ def test_predict_needs_classifier_export(tiny_export, videos, capsys):
     assert "use the classifier export" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # ~25 s: three extraction runs over decoded videos
 def test_extract_features_resumable_and_skips_bad_videos(tiny_export, videos, tmp_path, capsys):
     d, good, bad = videos
     out = tmp_path / "features.npz"

@@ -131,6 +131,7 @@ def test_missing_ray_gives_install_hint(monkeypatch):
         require_ray()
 
 
+@pytest.mark.slow  # ~35 s: a Ray runtime and its actors
 def test_ray_predict_writes_top_k_like_local(tiny_export, tmp_path, capsys):
     import pyarrow.parquet as pq
 

@@ -13,6 +13,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import training  # noqa: E402
 
 
+@pytest.mark.slow  # ~50 s: training steps of Swin-T, timed
 def test_training_benchmark_json(capsys):
     argv = ["--frames", "4", "--size", "32", "--batch", "1", "--steps", "1", "--modes", "recompute", "--json"]
     assert training.main(argv) == 0
