@@ -22,27 +22,29 @@ ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_DIR = Path(os.environ.get("VIDEOSWIN_GOLDEN_DIR", ROOT.parent / "shared" / "golden"))
 TINY = "swin_tiny_patch244_window877_kinetics400_1k"
 STHV2 = "swin_base_patch244_window1677_sthv2"
-#: Test files, longest first (both tiers, wall time on two workers). pytest-xdist hands whole files to its
-#: workers in collection order (``--dist loadfile --no-loadscope-reorder``, see the Makefile), so the long
-#: ones start first and the short ones fill the gaps: the workers end together. Files not named here follow
-#: in their usual order. The order only schedules: it selects and skips nothing.
+#: Test files in the order pytest-xdist's workers take them: whole files in collection order
+#: (``--dist loadfile --no-loadscope-reorder``, see the Makefile), two to each worker at the start. The
+#: first worker builds the shared Swin-T export (~100 s) in test_backends while the second proves parity,
+#: which needs no export, so neither waits on the export's lock; then the longest files go first, so both
+#: workers end together. Files not named here follow in their usual order. The order only schedules: it
+#: selects and skips nothing.
 LONGEST_FIRST = (
+    "test_backends.py",
+    "test_parity.py",
     "test_deploy_files.py",
+    "test_keras_api.py",
     "test_benchmarks.py",
     "test_notebooks.py",
     "test_finetune_cli.py",
-    "test_backends.py",
     "test_precision.py",
     "test_ray_engine.py",
     "test_library.py",
-    "test_parity.py",
     "test_evaluate_cli.py",
     "test_training_benchmark.py",
     "test_mmaction2.py",
     "test_predict_cli.py",
     "test_checkpoint_intake.py",
     "test_cli.py",
-    "test_keras_api.py",
     "test_hub.py",
     "test_export_atomic.py",
     "test_exit_codes.py",

@@ -262,6 +262,7 @@ def test_profile_sums_kernel_time_by_what_it_does(capsys):
     )
 
 
+@pytest.mark.slow  # ~20 s: the profile script over each stage; the default tier runs it once whole
 def test_profile_by_stage_follows_the_backbone(capsys):
     import profile_ops
 
@@ -383,6 +384,7 @@ def test_profile_refuses_a_bad_shape(capsys):
     assert e.value.code == 2 and "3 (RGB) channels" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # ~20 s: the profile script again, in bfloat16
 def test_profile_takes_the_opt_in_attention_precision(capsys):
     import profile_ops
 

@@ -70,6 +70,7 @@ def test_wheel_and_sdist_hold_every_module_and_label_file(dists):
     assert not missing, f"not in the sdist {top}: {missing}"
 
 
+@pytest.mark.slow  # ~25 s: the wheel installed into a folder of its own, converting outside the repository
 def test_installed_wheel_imports_and_converts_outside_the_repo(dists, tmp_path):
     site = tmp_path / "site"
     proc = subprocess.run(
