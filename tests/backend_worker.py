@@ -137,6 +137,9 @@ def fit_checks(args: argparse.Namespace, report: dict) -> None:
 
     from tf_videoswin import VideoSwinConfig, build_model
 
+    # Seeded: with stochastic depth a residual branch may be dropped for every clip of both steps, and a
+    # zero bias with no gradient then stays zero under weight decay; unseeded, that fails ~1 run in 20.
+    keras.utils.set_random_seed(0)
     config = VideoSwinConfig(
         embed_dim=16,
         depths=(2, 2, 2, 2),
