@@ -181,30 +181,16 @@ def make_recipe(config: FinetuneConfig):
     from .recipe import recipe_for
 
     recipe = recipe_for(config.variant)
-    changes = {
-        k: v
-        for k, v in {
-            "lr": config.lr,
-            "weight_decay": config.weight_decay,
-            "update_interval": config.update_interval,
-            "warmup_epochs": config.warmup_epochs,
-            "label_smoothing": config.label_smoothing,
-        }.items()
-        if v is not None
-    }
-    pipe = {
-        k: v
-        for k, v in {
-            "clip_len": config.clip_len,
-            "frame_interval": config.frame_interval,
-            "crop_size": config.crop_size,
-            "short_side": config.short_side,
-        }.items()
-        if v is not None
-    }
+    changes = _given(config, ("lr", "weight_decay", "update_interval", "warmup_epochs", "label_smoothing"))
+    pipe = _given(config, ("clip_len", "frame_interval", "crop_size", "short_side"))
     if config.crop_size is not None and config.short_side is None:
         pipe["short_side"] = round(config.crop_size * 256 / 224)
     return recipe.replace(pipeline=recipe.pipeline.replace(**pipe), **changes)
+
+
+def _given(config: FinetuneConfig, names: tuple[str, ...]) -> dict[str, Any]:
+    """The fields of ``names`` that ``config`` sets (not None): the overrides of the official recipe."""
+    return {name: getattr(config, name) for name in names if getattr(config, name) is not None}
 
 
 def fit_memory(config: FinetuneConfig, arch, recipe, options):
