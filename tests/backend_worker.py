@@ -63,6 +63,9 @@ def golden_checks(args: argparse.Namespace, report: dict) -> None:
         model = tf_videoswin.from_pretrained(name, checkpoint=checkpoint, progress=False)
         native = model(golden["input"])
         report[f"native/{name}"] = type(native["logits"]).__module__
+        if name.startswith("swin_tiny") and hasattr(model, "_jax_forward"):  # the program that just ran
+            compiled = model._jax_forward.lower([v.value for v in model.variables], golden["input"]).compile()
+            report["jax_ynn_fusions"] = compiled.as_text().count("__ynn_fusion")
         out = _numpy(native)
         report[f"golden/{name}"] = {k: _max_abs(out[k], golden[k]) for k in ("features", "pooled", "logits")}
         # the same model object at another clip size: no rebuild, no fixed input shape

@@ -91,6 +91,13 @@ def test_from_pretrained_matches_official_goldens(report, name):
         assert diff <= GOLDEN_TOLERANCE, f"{report['backend']} {name} {key}: {diff:.3e}"
 
 
+def test_jax_inference_runs_without_ynn_fusions(report):
+    """The jitted forward on the CPU compiles without YNNPACK fusions (~1.45x slower with them)."""
+    if report["backend"] != "jax":
+        pytest.skip("a JAX compile option")
+    assert report["jax_ynn_fusions"] == 0
+
+
 def test_one_model_serves_other_clip_sizes(report):
     from tf_videoswin import get_variant
 

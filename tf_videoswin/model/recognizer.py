@@ -15,6 +15,7 @@ from .layers import I3DHead, SwinTransformer3D
 from .layers.basic_layer import OutputHook
 from .layers.common import on_tensorflow, register, untracked_attribute
 from .ops_forward import output_size
+from .xla_options import jax_compiler_options
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -196,7 +197,8 @@ class Recognizer3D(keras.Model):
         holds, optimised the same way: its LayerNorm is one fused kernel), so the model called from
         Python computes what its exports compute, in float32 and in reduced precision; inside another
         graph (``tf.function``, ``fit``) it is part of that graph. JAX: an eager inference call runs a
-        ``jax.jit`` of the forward (compiled once per clip shape); inside a trace (``fit``, a user's
+        ``jax.jit`` of the forward (compiled once per clip shape, on the CPU without YNN fusions: see
+        :mod:`~tf_videoswin.model.xla_options`); inside a trace (``fit``, a user's
         ``jit``) it is part of that trace. PyTorch: eager, as PyTorch runs.
         """
         self.check_clip(video.shape)
@@ -233,7 +235,11 @@ class Recognizer3D(keras.Model):
             isinstance(v.value, jax.core.Tracer) for v in self.variables
         ):
             return None
-        function = untracked_attribute(self, "_jax_forward", lambda: jax.jit(self._stateless_outputs))
+        function = untracked_attribute(
+            self,
+            "_jax_forward",
+            lambda: jax.jit(self._stateless_outputs, compiler_options=jax_compiler_options()),
+        )
         return function([v.value for v in self.variables], video)
 
     def _stateless_outputs(self, values: list, video) -> dict:
