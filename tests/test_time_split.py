@@ -141,3 +141,47 @@ def test_loop_over_steps_has_the_gradient_of_its_steps():
             tf.function(functional.loop_over_steps)(lambda s, i: s * tf.cast(i + 1, s.dtype), x) ** 2
         )
     np.testing.assert_allclose(tape.gradient(loss, x).numpy(), (2 * x * scale**2).numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_keras_ops_half_windows_equal_upstream_masked_attention(case, monkeypatch):
+    """The keras.ops forward (JAX, PyTorch) splits the same rows, from the NumPy geometry; run here on
+    TensorFlow tensors, which keras.ops takes too."""
+    from tf_videoswin.geometry import stage_geometry
+    from tf_videoswin.model import ops_forward
+    from tf_videoswin.model.layers.window_attention import WindowAttention3D
+
+    batch, size, window, splits = CASES[case]
+    rng = np.random.default_rng(11)
+    channels, heads = 8, 2
+    params = _params(rng, window, channels, heads)
+    layer = WindowAttention3D(channels, window, heads)
+    table, qkv_kernel, qkv_bias, proj_kernel, proj_bias = params
+    layer.relative_position_bias_table.assign(table)
+    layer.qkv.kernel.assign(qkv_kernel)
+    layer.qkv.bias.assign(qkv_bias)
+    layer.proj.kernel.assign(proj_kernel)
+    layer.proj.bias.assign(proj_bias)
+    x = tf.constant(rng.standard_normal((batch, *size, channels)), tf.float32)
+    tf_geometry = window_ops.window_geometry(x, window, tuple(w // 2 for w in window))
+    geometry = stage_geometry(size, window)
+    assert geometry.time_split == splits
+    rolled = tf.roll(tf.pad(x, tf_geometry.paddings), shift=-tf_geometry.shift, axis=[1, 2, 3])
+
+    attended = []
+    attend = ops_forward.window_attention
+
+    def recording(windows, attn, index, mask, *args):
+        attended.append((int(windows.shape[0]), index.shape[0], None if mask is None else int(mask.shape[0])))
+        return attend(windows, attn, index, mask, *args)
+
+    monkeypatch.setattr(ops_forward, "window_attention", recording)
+    ours = ops_forward.shifted_window_attention(rolled, layer, geometry, ops_forward.shift_masks(geometry))
+    expected = _upstream_shifted_attention(rolled, tf_geometry, params, heads)
+    np.testing.assert_allclose(np.asarray(ours), expected, rtol=0, atol=2e-5)
+    n, row = geometry.tokens, geometry.counts[1] * geometry.counts[2]
+    if splits:  # whole windows, then each half of the last row in T with its own index block
+        whole = geometry.num_windows - row
+        assert attended == [(batch * whole, n, whole), (batch * row, n // 2, row), (batch * row, n // 2, row)]
+    else:
+        assert attended == [(batch * geometry.num_windows, n, geometry.num_windows)]

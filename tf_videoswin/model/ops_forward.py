@@ -9,10 +9,12 @@ whole windows, windows clipped to small maps with no shift on clipped axes, the 
 labels (a constant ``(nW, N, N)`` mask would be ~80 MB in Swin-T's first stage at 32x224x224).
 
 The arithmetic is the official one: exact (erf) GELU, LayerNorm with epsilon 1e-5 and the biased
-variance, q scaled before ``q kᵀ``, bias then mask added, softmax over the keys; all windows of a block
-go through one batched attention, as upstream does. Precision: matmuls run in the model's compute
-dtype; the residual stream, LayerNorm statistics and (by default) the attention logits and softmax
-stay float32, as on the TensorFlow path.
+variance, q scaled before ``q kᵀ``, bias then mask added, softmax over the keys; the windows of a block
+go through one batched attention, as upstream does, except that a shifted block attends the last window
+row in T as two half windows, as the TensorFlow path does: the pairs it leaves out carry a softmax
+weight of ``exp(-100)`` relative to the row, nothing in float32 (:func:`shifted_window_attention`).
+Precision: matmuls run in the model's compute dtype; the residual stream, LayerNorm statistics and (by
+default) the attention logits and softmax stay float32, as on the TensorFlow path.
 
 See ``docs/backends.md`` for choosing a backend.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import keras
 import numpy as np
@@ -54,7 +56,7 @@ def geometry_of(size: Size3, window_size: Size3) -> StageGeometry:
 
 @functools.lru_cache(maxsize=64)
 def labels_of(padded: Size3, window: Size3, shift: Size3) -> np.ndarray:
-    """``(nW, N)`` shift-region label of every token of every window (see :func:`shift_mask`)."""
+    """``(nW, N)`` shift-region label of every token of every window (see :func:`region_mask`)."""
     return region_labels(padded, window, shift)
 
 
@@ -67,12 +69,13 @@ def linear(x: Tensor, kernel: Tensor, bias: Tensor | None = None, dtype: str = "
 def layer_norm(
     x: Tensor, gamma: Tensor, beta: Tensor, epsilon: float = LAYER_NORM_EPSILON, dtype: str = "float32"
 ) -> Tensor:
-    """``nn.LayerNorm`` over the last axis (biased variance), statistics in float32; result in ``dtype``."""
-    x = ops.cast(x, "float32")
-    mean = ops.mean(x, axis=-1, keepdims=True)
-    centred = x - mean
-    variance = ops.mean(ops.square(centred), axis=-1, keepdims=True)
-    y = centred * ops.rsqrt(variance + epsilon) * ops.cast(gamma, "float32") + ops.cast(beta, "float32")
+    """``nn.LayerNorm`` over the last axis (biased variance), statistics in float32; result in ``dtype``.
+
+    ``ops.layer_normalization`` is PyTorch's own ``layer_norm`` kernel on that backend (one pass instead
+    of eight elementwise ones) and mean plus two-pass variance, fused by XLA, on JAX."""
+    y = ops.layer_normalization(
+        ops.cast(x, "float32"), ops.cast(gamma, "float32"), ops.cast(beta, "float32"), -1, epsilon
+    )
     return ops.cast(y, dtype)
 
 
@@ -90,11 +93,27 @@ def drop_path(x: Tensor, rate: float, training: bool, seed: keras.random.SeedGen
     return x / keep * ops.floor(keep + ops.cast(noise, x.dtype))
 
 
-def shift_mask(geometry: StageGeometry) -> Tensor:
-    """``(nW, N, N)`` float32: -100 between tokens of different shift regions, 0 within one."""
-    labels = ops.convert_to_tensor(labels_of(geometry.padded, geometry.window, geometry.shift))
+def region_mask(labels: np.ndarray) -> Tensor:
+    """``(nW, n, n)`` float32 from ``(nW, n)`` region labels: -100 between tokens of different shift
+    regions, 0 within one."""
+    labels = ops.convert_to_tensor(labels)
     different = ops.not_equal(labels[:, None, :], labels[:, :, None])
     return ops.where(different, MASK_VALUE, 0.0)
+
+
+class ShiftMasks(NamedTuple):
+    """The masks of a stage's shifted blocks (see :func:`shifted_window_attention`)."""
+
+    whole: Tensor  # (geometry.whole_windows, N, N): the windows attended whole
+    half: Tensor | None  # (windows of the last row in T, N/2, N/2) within a half window, or None
+
+
+def shift_masks(geometry: StageGeometry) -> ShiftMasks:
+    """The :class:`ShiftMasks` of ``geometry``, from its ``(nW, N)`` region labels."""
+    labels = labels_of(geometry.padded, geometry.window, geometry.shift)
+    whole = geometry.whole_windows
+    half = region_mask(labels[whole:, : geometry.tokens // 2]) if geometry.time_split else None
+    return ShiftMasks(region_mask(labels[:whole]), half)
 
 
 def window_partition(x: Tensor, window: Size3) -> Tensor:
@@ -118,45 +137,81 @@ def window_reverse(windows: Tensor, window: Size3, padded: Size3) -> Tensor:
 def window_attention(
     windows: Tensor,
     attn: WindowAttention3D,
-    geometry: StageGeometry,
+    index: np.ndarray,
     mask: Tensor | None,
     dtype: str = "float32",
     logits_dtype: str = "float32",
 ) -> Tensor:
-    """W-MSA / SW-MSA of ``(B * nW, N, C)`` windows with ``attn``'s weights (a ``WindowAttention3D``).
+    """W-MSA / SW-MSA of ``(B * nW, n, C)`` windows with ``attn``'s weights (a ``WindowAttention3D``).
 
-    ``mask``: the ``(nW, N, N)`` shift mask of a shifted block, or None. The relative-position bias
-    gathers the table at the geometry's index, whose entries all lie inside the table (JAX's ``take``
-    would give NaN for an index out of range).
+    ``index``: the ``(n, n)`` relative-position index of these windows' tokens; its entries all lie
+    inside the table (JAX's ``take`` would give NaN for an index out of range). ``mask``: the
+    ``(nW, n, n)`` shift mask of a shifted block, or None.
     """
     num_heads, channels = attn.num_heads, attn.dim
     head_dim = channels // num_heads
-    tokens = geometry.tokens
-    qkv = linear(windows, attn.qkv.kernel, attn.qkv.bias, dtype)  # B*nW, N, 3C
+    tokens = index.shape[0]
+    qkv = linear(windows, attn.qkv.kernel, attn.qkv.bias, dtype)  # B*nW, n, 3C
     qkv = ops.transpose(ops.reshape(qkv, (-1, tokens, 3, num_heads, head_dim)), (2, 0, 3, 1, 4))
-    q, k, v = qkv[0], qkv[1], qkv[2]  # B*nW, nH, N, hd
+    q, k, v = qkv[0], qkv[1], qkv[2]  # B*nW, nH, n, hd
     q = ops.cast(q * ops.cast(head_dim**-0.5, dtype), logits_dtype)
-    scores = ops.matmul(q, ops.transpose(ops.cast(k, logits_dtype), (0, 1, 3, 2)))  # B*nW, nH, N, N
+    scores = ops.matmul(q, ops.transpose(ops.cast(k, logits_dtype), (0, 1, 3, 2)))  # B*nW, nH, n, n
     table = ops.cast(attn.relative_position_bias_table, "float32")
-    bias = ops.take(table, ops.convert_to_tensor(geometry.index.reshape(-1)), axis=0)
-    bias = ops.transpose(ops.reshape(bias, (tokens, tokens, num_heads)), (2, 0, 1))  # nH, N, N
+    bias = ops.take(table, ops.convert_to_tensor(index.reshape(-1)), axis=0)
+    bias = ops.transpose(ops.reshape(bias, (tokens, tokens, num_heads)), (2, 0, 1))  # nH, n, n
     scores = scores + ops.cast(bias, logits_dtype)
     if mask is not None:
-        num_windows = geometry.num_windows
+        num_windows = mask.shape[0]
         scores = ops.reshape(scores, (-1, num_windows, num_heads, tokens, tokens))
         scores = scores + ops.cast(mask[:, None], logits_dtype)
         scores = ops.reshape(scores, (-1, num_heads, tokens, tokens))
     probs = ops.cast(ops.softmax(scores, axis=-1), dtype)
-    out = ops.matmul(probs, ops.cast(v, dtype))  # B*nW, nH, N, hd
+    out = ops.matmul(probs, ops.cast(v, dtype))  # B*nW, nH, n, hd
     out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (-1, tokens, channels))
     return linear(out, attn.proj.kernel, attn.proj.bias, dtype)
+
+
+def shifted_window_attention(
+    y: Tensor,
+    attn: WindowAttention3D,
+    geometry: StageGeometry,
+    masks: ShiftMasks,
+    dtype: str = "float32",
+    logits_dtype: str = "float32",
+) -> Tensor:
+    """SW-MSA of a rolled, padded ``(B, Dp, Hp, Wp, C)`` map; returns the attended map, still rolled.
+
+    Where ``geometry.time_split``, the last window row in T holds two shift regions (the window's first
+    and second ``Wd / 2`` frames) whose scores upstream's mask lowers by 100, which leaves them a
+    softmax weight far below float32 round-off; that row is attended as two half windows of ``N / 2``
+    tokens, with the diagonal blocks of the index and of the spatial mask, as the TensorFlow path does
+    (the argument in full: ``functional.time_split_window_attention``). Every other window is whole.
+    """
+    if not geometry.time_split:
+        windows = window_partition(y, geometry.window)
+        windows = window_attention(windows, attn, geometry.index, masks.whole, dtype, logits_dtype)
+        return window_reverse(windows, geometry.window, geometry.padded)
+    (dp, hp, wp), (wd, wh, ww) = geometry.padded, geometry.window
+    ch, cw, channels, half = hp // wh, wp // ww, y.shape[-1], wd // 2
+    whole = window_partition(y[:, : dp - wd], geometry.window)
+    whole = window_attention(whole, attn, geometry.index, masks.whole, dtype, logits_dtype)
+    whole = window_reverse(whole, geometry.window, (dp - wd, hp, wp))
+    last = ops.reshape(y[:, dp - wd :], (-1, 2, half, ch, wh, cw, ww, channels))
+    last = ops.reshape(ops.transpose(last, (1, 0, 3, 5, 2, 4, 6, 7)), (2, -1, half * wh * ww, channels))
+    halves = [
+        window_attention(last[i], attn, index, masks.half, dtype, logits_dtype)
+        for i, index in enumerate(geometry.half_index)
+    ]
+    last = ops.reshape(ops.stack(halves), (2, -1, ch, cw, half, wh, ww, channels))
+    last = ops.reshape(ops.transpose(last, (1, 0, 4, 2, 5, 3, 6, 7)), (-1, wd, hp, wp, channels))
+    return ops.concatenate([whole, last], axis=1)
 
 
 def swin_block(
     x: Tensor,
     block: SwinTransformerBlock3D,
     geometry: StageGeometry,
-    mask: Tensor | None,
+    masks: ShiftMasks | None,
     training: bool,
     seed: keras.random.SeedGenerator | None,
 ) -> Tensor:
@@ -168,20 +223,14 @@ def swin_block(
     y = layer_norm(x, block.norm1.gamma, block.norm1.beta, dtype=dtype)
     if pd or ph or pw:
         y = ops.pad(y, ((0, 0), (0, pd), (0, ph), (0, pw), (0, 0)))
-    shifted = block.shifted and geometry.has_shift
-    if shifted:
+    if block.shifted and masks is not None:
         y = ops.roll(y, shift=tuple(-s for s in geometry.shift), axis=(1, 2, 3))
-    windows = window_attention(
-        window_partition(y, geometry.window),
-        block.attn,
-        geometry,
-        mask if shifted else None,
-        dtype,
-        logits_dtype,
-    )
-    y = window_reverse(windows, geometry.window, geometry.padded)
-    if shifted:
+        y = shifted_window_attention(y, block.attn, geometry, masks, dtype, logits_dtype)
         y = ops.roll(y, shift=geometry.shift, axis=(1, 2, 3))
+    else:
+        windows = window_partition(y, geometry.window)
+        windows = window_attention(windows, block.attn, geometry.index, None, dtype, logits_dtype)
+        y = window_reverse(windows, geometry.window, geometry.padded)
     if pd or ph or pw:
         y = y[:, :d, :h, :w, :]
     rate = block.drop_path.rate
@@ -201,9 +250,9 @@ def basic_layer(
 ) -> Tensor:
     """One stage: its blocks share one geometry (and mask), then the optional PatchMerging."""
     geometry = geometry_of(tuple(int(s) for s in x.shape[1:4]), layer.window_size)
-    mask = shift_mask(geometry) if geometry.has_shift and layer.depth > 1 else None
+    masks = shift_masks(geometry) if geometry.has_shift and layer.depth > 1 else None
     for block in layer.blocks:
-        x = swin_block(x, block, geometry, mask, training, seed)
+        x = swin_block(x, block, geometry, masks, training, seed)
         if on_output is not None:
             on_output(block.name, x)
     if layer.downsample is not None:
