@@ -8,6 +8,10 @@ one of these per backend and times its forwards in the same rounds as its own co
 It builds the variant, loads the weights file (written on TensorFlow), runs one warm-up forward (JAX
 compiles here), saves that forward's logits to ``--out``, prints ``ready``, then answers each ``run`` line
 on stdin with one forward (finished: JAX's asynchronous dispatch is waited for) and a ``done`` line.
+
+``--public-port DIR`` also builds innat/VideoSwin's backbone + pooling + dense head from that checkout
+(random weights, channels-last, the same architecture) on the same backend, warms it up, and answers
+``run public`` lines with its forward: on JAX it is jitted with the same XLA options as this port.
 """
 
 from __future__ import annotations
@@ -52,6 +56,55 @@ def forward_function(variant: str, weights: Path, video: np.ndarray, precision: 
     raise SystemExit(f"backend_forward.py serves the jax and torch backends, not {backend!r}")
 
 
+def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
+    """A callable running one inference forward of innat/VideoSwin (backbone, global pooling, dense head
+    with random weights) on this process's backend, returning the logits as NumPy."""
+    import keras
+
+    from tf_videoswin import get_variant
+
+    if not (checkout / "videoswin" / "__init__.py").is_file():
+        raise SystemExit(f"{checkout} is not a checkout of innat/VideoSwin (no videoswin/)")
+    sys.path.insert(0, str(checkout))
+    from videoswin import VideoSwinBackbone
+
+    arch = get_variant(variant).arch
+    clip = np.ascontiguousarray(video.transpose(0, 2, 3, 4, 1))
+    backbone = VideoSwinBackbone(
+        input_shape=clip.shape[1:],
+        window_size=arch.window_size,
+        embed_dim=arch.embed_dim,
+        depths=list(arch.depths),
+        num_heads=list(arch.num_heads),
+        include_rescaling=False,
+    )
+    inputs = keras.Input(clip.shape[1:])
+    pooled = keras.layers.GlobalAveragePooling3D()(backbone(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(arch.num_classes)(pooled))
+    if keras.backend.backend() == "torch":
+        import torch
+
+        tensor = torch.from_numpy(clip)
+
+        def forward():
+            with torch.no_grad():
+                return model(tensor, training=False).numpy()
+
+        return forward
+    import jax
+
+    from tf_videoswin.model.xla_options import jax_compiler_options
+
+    trainable = [v.value for v in model.trainable_variables]
+    frozen = [v.value for v in model.non_trainable_variables]
+    jitted = jax.jit(
+        lambda t, f, x: model.stateless_call(t, f, x, training=False)[0],
+        compiler_options=jax_compiler_options(),
+    )
+    tensor = jax.numpy.asarray(clip)
+    return lambda: np.asarray(jitted(trainable, frozen, tensor))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--variant", default="swin_tiny_patch244_window877_kinetics400_1k")
@@ -59,14 +112,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--video", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="where the warm-up forward's logits go (.npy)")
     p.add_argument("--precision", default="float32")
+    p.add_argument("--public-port", type=Path, metavar="DIR", help="also serve innat/VideoSwin's forward")
     args = p.parse_args(argv)
-    forward = forward_function(args.variant, args.weights, np.load(args.video), args.precision)
-    np.save(args.out, forward())
+    video = np.load(args.video)
+    forwards = {"run": forward_function(args.variant, args.weights, video, args.precision)}
+    np.save(args.out, forwards["run"]())
+    if args.public_port is not None:
+        forwards["run public"] = public_port_forward(args.public_port, args.variant, video)
+        forwards["run public"]()
     print("ready", flush=True)
     for line in sys.stdin:
-        if line.strip() != "run":
+        if line.strip() not in forwards:
             break
-        forward()
+        forwards[line.strip()]()
         print("done", flush=True)
     return 0
 

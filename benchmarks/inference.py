@@ -37,7 +37,9 @@ exported by ``torch.onnx.export`` (TorchScript exporter, opset 17), in OpenVINO 
 (``INFERENCE_PRECISION_HINT=f32``) and, where the CPU has bf16 arithmetic, at bf16, and in ONNX Runtime;
 each row also reports its max-abs difference from reference_torch. ``--public-port DIR`` times a checkout
 of https://github.com/innat/VideoSwin, the public Keras port, on the same architecture and clip (its code
-is imported from DIR, never copied here).
+is imported from DIR, never copied here), on TensorFlow and, with ``--backend``, on each of those backends
+in the same process as this port (jitted on JAX with the same XLA options); the target is this port no
+slower than the public port on any backend.
 """
 
 from __future__ import annotations
@@ -235,12 +237,22 @@ class BackendForward:
     """Forwards of this port on another Keras backend, served by ``backend_forward.py`` in a process
     of its own (Keras' backend is fixed per process); calling it runs one forward there and waits."""
 
-    def __init__(self, backend: str, variant: str, weights: Path, video: Path, out: Path) -> None:
+    def __init__(
+        self,
+        backend: str,
+        variant: str,
+        weights: Path,
+        video: Path,
+        out: Path,
+        public_port: Path | None = None,
+    ) -> None:
         import subprocess
 
         script = Path(__file__).with_name("backend_forward.py")
         cmd = [sys.executable, str(script), "--variant", variant, "--weights", str(weights)]
         cmd += ["--video", str(video), "--out", str(out)]
+        if public_port is not None:  # innat/VideoSwin on the same backend, in the same process
+            cmd += ["--public-port", str(public_port)]
         env = {**os.environ, "KERAS_BACKEND": backend}
         self.process = subprocess.Popen(
             cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
@@ -250,8 +262,9 @@ class BackendForward:
             raise RuntimeError(f"the {backend} backend's forward process failed to start (see its stderr)")
         self.logits = np.load(out)
 
-    def __call__(self) -> None:
-        self.process.stdin.write("run\n")
+    def __call__(self, which: str = "run") -> None:
+        """One forward of this port (``"run"``) or of innat/VideoSwin (``"run public"``)."""
+        self.process.stdin.write(which + "\n")
         self.process.stdin.flush()
         if self.process.stdout.readline().strip() != "done":
             raise RuntimeError("the backend's forward process stopped")
@@ -341,9 +354,12 @@ def run(
         servers = []
         for backend in backends:
             weights, clip = Path(tmp) / "model.weights.h5", Path(tmp) / "video.npy"
-            server = BackendForward(backend, variant, weights, clip, Path(tmp) / f"{backend}_logits.npy")
+            logits = Path(tmp) / f"{backend}_logits.npy"
+            server = BackendForward(backend, variant, weights, clip, logits, public_port)
             servers.append(server)
             forwards[f"keras_{backend}"] = server
+            if public_port is not None:
+                forwards[f"public_port_{backend}"] = lambda s=server: s("run public")
             extra[f"keras_{backend}_max_abs_diff"] = float(np.abs(server.logits - expected).max())
         try:
             seconds = interleaved_medians(forwards, runs)
@@ -354,6 +370,7 @@ def run(
     extra.update({f"{key}_seconds": value for key, value in seconds.items()})
     if "public_port_seconds" in extra:
         extra["public_port_ratio"] = extra["public_port_seconds"] / torch_seconds
+        extra["tf_vs_public_port"] = tf_seconds / extra["public_port_seconds"]
     if "tf_float32_seconds" in extra:
         extra["speedup_vs_float32"] = extra["tf_float32_seconds"] / tf_seconds
     if "tf_attention_float32_seconds" in extra:
@@ -363,6 +380,11 @@ def run(
         base = tf_seconds if against == "tf" else torch_seconds
         extra[f"keras_{backend}_ratio"] = extra[f"keras_{backend}_seconds"] / base
         extra[f"keras_{backend}_target_met"] = extra[f"keras_{backend}_ratio"] <= target
+        if f"public_port_{backend}_seconds" in extra:  # this port / innat's on the same backend
+            vs = extra[f"keras_{backend}_vs_public_port"] = (
+                extra[f"keras_{backend}_seconds"] / extra[f"public_port_{backend}_seconds"]
+            )
+            extra[f"keras_{backend}_public_port_target_met"] = vs <= 1.0
     if "tf_batch1_seconds" in extra:  # clips/s at this batch over clips/s at batch 1
         extra["batch_throughput_vs_batch1"] = batch * extra["tf_batch1_seconds"] / tf_seconds
     rates += [matmul_gflops() for _ in range(3)]
@@ -523,7 +545,15 @@ def format_report(r: dict) -> str:
             )
     if "public_port_seconds" in r:
         public, ratio = r["public_port_seconds"], r["public_port_ratio"]
-        lines.append(f"  innat/VideoSwin {public:8.3f} s/forward  ratio to torch {ratio:.3f}")
+        vs = f"  this/innat {r['tf_vs_public_port']:.3f}" if "tf_vs_public_port" in r else ""
+        lines.append(f"  innat/VideoSwin {public:8.3f} s/forward  ratio to torch {ratio:.3f}{vs}")
+    for backend, name in (("jax", "innat/VideoSwin on JAX (jit)"), ("torch", "innat/VideoSwin on PyTorch")):
+        if f"public_port_{backend}_seconds" in r:
+            met = "met" if r[f"keras_{backend}_public_port_target_met"] else "NOT met"
+            lines.append(
+                f"  {name:<31} {r[f'public_port_{backend}_seconds']:8.3f} s/forward"
+                f"  this/innat {r[f'keras_{backend}_vs_public_port']:.3f} (target <= 1: {met})"
+            )
     lines += [
         f"  ratio tf/torch  {r['ratio']:8.3f}",
         f"  {r['gflop']:.1f} GFLOP: TF at {r['tf_gflops_per_second']:.1f} GFLOP/s; TF float32 matmul peak "
