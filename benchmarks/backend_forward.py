@@ -56,9 +56,9 @@ def forward_function(variant: str, weights: Path, video: np.ndarray, precision: 
     raise SystemExit(f"backend_forward.py serves the jax and torch backends, not {backend!r}")
 
 
-def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
-    """A callable running one inference forward of innat/VideoSwin (backbone, global pooling, dense head
-    with random weights) on this process's backend, returning the logits as NumPy."""
+def public_port_model(checkout: Path, variant: str, clip_shape: tuple[int, ...]):
+    """innat/VideoSwin's backbone, global pooling and a dense head (random weights) for channels-last
+    clips of ``clip_shape`` ``(T, H, W, 3)``, built from the checkout on this process's backend."""
     import keras
 
     from tf_videoswin import get_variant
@@ -69,18 +69,26 @@ def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
     from videoswin import VideoSwinBackbone
 
     arch = get_variant(variant).arch
-    clip = np.ascontiguousarray(video.transpose(0, 2, 3, 4, 1))
     backbone = VideoSwinBackbone(
-        input_shape=clip.shape[1:],
+        input_shape=clip_shape,
         window_size=arch.window_size,
         embed_dim=arch.embed_dim,
         depths=list(arch.depths),
         num_heads=list(arch.num_heads),
         include_rescaling=False,
     )
-    inputs = keras.Input(clip.shape[1:])
+    inputs = keras.Input(clip_shape)
     pooled = keras.layers.GlobalAveragePooling3D()(backbone(inputs))
-    model = keras.Model(inputs, keras.layers.Dense(arch.num_classes)(pooled))
+    return keras.Model(inputs, keras.layers.Dense(arch.num_classes)(pooled))
+
+
+def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
+    """A callable running one inference forward of :func:`public_port_model` on this process's backend
+    (JAX or PyTorch), returning the logits as NumPy."""
+    import keras
+
+    clip = np.ascontiguousarray(video.transpose(0, 2, 3, 4, 1))
+    model = public_port_model(checkout, variant, clip.shape[1:])
     if keras.backend.backend() == "torch":
         import torch
 

@@ -158,27 +158,14 @@ def is_public_port_checkout(path: Path) -> bool:
 
 def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
     """A graph-mode forward of innat/VideoSwin's Keras backbone + pooling + dense head (random weights)."""
-    import keras
     import tensorflow as tf
+    from backend_forward import public_port_model
 
     if not is_public_port_checkout(checkout):
         raise FileNotFoundError(f"{checkout} is not a checkout of innat/VideoSwin (no videoswin/)")
-    sys.path.insert(0, str(checkout))
-    from videoswin import VideoSwinBackbone
-
-    arch = get_variant(variant).arch
     channels_last = np.ascontiguousarray(video.transpose(0, 2, 3, 4, 1))
-    backbone = VideoSwinBackbone(
-        input_shape=channels_last.shape[1:],
-        window_size=arch.window_size,
-        embed_dim=arch.embed_dim,
-        depths=list(arch.depths),
-        num_heads=list(arch.num_heads),
-        include_rescaling=False,
-    )
-    head = keras.layers.Dense(arch.num_classes)
-    pool = keras.layers.GlobalAveragePooling3D()
-    forward = tf.function(lambda x: head(pool(backbone(x, training=False))))
+    model = public_port_model(checkout, variant, channels_last.shape[1:])
+    forward = tf.function(lambda x: model(x, training=False))
     tensor = tf.constant(channels_last)
     return lambda: forward(tensor).numpy()
 
