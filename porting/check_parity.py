@@ -18,6 +18,7 @@ if __package__ in (None, ""):  # run as a script: import from the checkout, not 
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from porting.parity import DEFAULT_PARITY_SHAPE, SECOND_PARITY_SHAPE
+from tf_videoswin.cli.common import add_no_verify_argument
 from tf_videoswin.console import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         + " and ".join(",".join(map(str, s)) for s in DEFAULT_SHAPES)
         + ")",
     )
+    add_no_verify_argument(p)
     add_verbose_argument(p)
     return p
 
@@ -85,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from porting.download import default_cache_dir, sha256_file
     from tf_videoswin.errors import VideoSwinError
     from tf_videoswin.export.metadata import EXPORT_KINDS, ExportMetadata
+    from tf_videoswin.export.verify import verify_export
 
     for kind in EXPORT_KINDS:
         if not (args.export / kind / "saved_model.pb").is_file():
@@ -98,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     if args.variant not in (None, cfg.name):
         error(f"{args.export} is an export of {cfg.name}, not {args.variant}")
+        return EXIT_INPUT
+    try:  # the SavedModels compared are the files the metadata records
+        for kind in EXPORT_KINDS:
+            verify_export(args.export / kind, verify=not args.no_verify)
+    except VideoSwinError as e:
+        error(e)
         return EXIT_INPUT
     checkpoint = args.checkpoint or (args.cache_dir or default_cache_dir()) / Path(cfg.url).name
     if not checkpoint.is_file():

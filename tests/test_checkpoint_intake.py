@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from collections import OrderedDict
 
 import pytest
@@ -116,6 +118,22 @@ def test_check_parity_bad_export_dir_exit_2(tmp_path, tiny_checkpoint, capsys):
     argv = ["--variant", TINY, "--export", str(tmp_path), "--checkpoint", str(tiny_checkpoint)]
     assert check_parity.main(argv) == 2
     assert "is not a SavedModel" in capsys.readouterr().err
+
+
+def test_check_parity_refuses_a_savedmodel_the_metadata_does_not_record(
+    tmp_path, tiny_export, tiny_checkpoint, capsys
+):
+    """The SavedModels compared are checked against the export's sha256 first: exit 2 naming the file."""
+    export = tmp_path / "export"
+    shutil.copytree(tiny_export, export, copy_function=os.link)  # hard links: no 300 MB copy
+    graph = export / "classifier" / "saved_model.pb"
+    data = graph.read_bytes()
+    graph.unlink()  # a new file, not the linked original
+    graph.write_bytes(data + b"\0")
+    argv = ["--export", str(export), "--checkpoint", str(tiny_checkpoint)]
+    assert check_parity.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "classifier" in err and "truncated or replaced" in err
 
 
 def test_checkpoint_digest_in_metadata_is_the_file_hash(tiny_export, tiny_checkpoint):
