@@ -107,19 +107,26 @@ def test_attention_logits_and_softmax_run_in_the_attention_precision(precision, 
     assert precision in values
 
 
-@pytest.mark.slow  # ~2 min each: a full conversion with the bfloat16 export and its drift measurement
-@pytest.mark.parametrize("attention_precision", ["float32", "bfloat16"])
+@pytest.mark.slow  # ~1.5 min with SavedModels, ~1 min without: a bfloat16 conversion and its drift
+@pytest.mark.parametrize(
+    "attention_precision, formats",
+    # The opt-in bf16 attention writes the weights file only: its SavedModels are proven by the
+    # benchmark test (test_benchmarks.py), and a second pair here cost ~40 s of make test's budget.
+    [("float32", "savedmodel,weights"), ("bfloat16", "weights")],
+)
 def test_convert_exports_bfloat16_and_records_its_drift(
-    attention_precision, tmp_path, tiny_checkpoint, float32_model, capsys
+    attention_precision, formats, tmp_path, tiny_checkpoint, float32_model, capsys
 ):
     from porting import convert_cli
 
     out = tmp_path / "exports"
     argv = ["--variant", TINY, "--checkpoint", str(tiny_checkpoint), "--output-dir", str(out)]
     bf16 = ["--precision", "bfloat16", "--attention-precision", attention_precision]
-    assert convert_cli.main([*argv, *bf16, "--formats", "savedmodel,weights"]) == 0
+    assert convert_cli.main([*argv, *bf16, "--formats", formats]) == 0
     attention = "" if attention_precision == "float32" else ", attention logits in bfloat16"
-    assert f"bfloat16 SavedModels{attention} (lossy, not exact)" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    if "savedmodel" in formats:
+        assert f"bfloat16 SavedModels{attention} (lossy, not exact)" in printed
     export = out / TINY
     meta = ExportMetadata.read(export)
     assert meta.precision == "bfloat16" and meta.attention_precision == attention_precision
@@ -127,17 +134,17 @@ def test_convert_exports_bfloat16_and_records_its_drift(
         meta.precision_drift["inputs"] == 4
         and meta.precision_drift["pooled_cosine_min"] >= MIN_COSINE["bfloat16"]
     )
-    assert max(meta.reload_max_abs.values()) <= 1e-6  # the SavedModels reproduce the bf16 model
+    assert max(meta.reload_max_abs.values()) <= 1e-6  # the files written reproduce the bf16 model
     assert "Precision: bfloat16 (lossy, not exact)" in (export / "README.md").read_text()
-    # The export loads back as a bfloat16 Keras model that gives the SavedModel's numbers.
+    # The export loads back as a bfloat16 Keras model, which the SavedModel (where written) serves.
     loaded = from_pretrained(export)
     assert loaded.precision_config == {"precision": "bfloat16", "attention_precision": attention_precision}
     video = np.random.default_rng(5).standard_normal((1, 3, 6, 40, 52)).astype(np.float32)
-    served = tf.saved_model.load(str(export / "classifier")).signatures["serving_default"](
-        video=tf.constant(video)
-    )
-    np.testing.assert_allclose(loaded(video)["logits"].numpy(), served["logits"].numpy(), atol=1e-6)
-    assert np.abs(served["logits"].numpy() - float32_model(video)["logits"].numpy()).max() > 1e-5
+    logits = loaded(video)["logits"].numpy()
+    if "savedmodel" in formats:
+        served = tf.saved_model.load(str(export / "classifier")).signatures["serving_default"]
+        np.testing.assert_allclose(logits, served(video=tf.constant(video))["logits"].numpy(), atol=1e-6)
+    assert np.abs(logits - float32_model(video)["logits"].numpy()).max() > 1e-5
     # Another precision for the same checkpoint replaces the export only with --overwrite.
     assert convert_cli.main(argv) == 2
     assert "another checkpoint or precision" in capsys.readouterr().err
