@@ -18,12 +18,12 @@ if __package__ in (None, ""):  # run as a script: import from the checkout, not 
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from porting.parity import DEFAULT_PARITY_SHAPE, SECOND_PARITY_SHAPE
-from tf_videoswin.cli.common import add_no_verify_argument
 from tf_videoswin.console import (
     EXIT_CODES_HELP,
     EXIT_FAILURE,
     EXIT_INPUT,
     EXIT_OK,
+    add_no_verify_argument,
     add_verbose_argument,
     configure_logging,
     error,

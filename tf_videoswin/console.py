@@ -85,6 +85,16 @@ def configure_logging(verbose: bool = False) -> None:
     warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated")
 
 
+def add_no_verify_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-verify``: load an export without checking its files against the metadata's sha256."""
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="do not check the export's files against the size and sha256 in its metadata "
+        "(for exports edited on purpose)",
+    )
+
+
 def add_verbose_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="log every step, and show TensorFlow's start-up messages"

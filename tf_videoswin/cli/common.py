@@ -16,6 +16,7 @@ from ..console import (
     EXIT_OK,
     EXIT_PARTIAL,
     add_attention_precision_argument,
+    add_no_verify_argument,
     add_verbose_argument,
     check_attention_precision_argument,
     configure_logging,
@@ -51,16 +52,6 @@ __all__ = [
     "positive_float",
     "positive_int",
 ]
-
-
-def add_no_verify_argument(parser: argparse.ArgumentParser) -> None:
-    """``--no-verify``: load an export without checking its files against the metadata's sha256."""
-    parser.add_argument(
-        "--no-verify",
-        action="store_true",
-        help="do not check the export's files against the size and sha256 in its metadata "
-        "(for exports edited on purpose)",
-    )
 
 
 def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
