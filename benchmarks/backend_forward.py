@@ -56,6 +56,11 @@ def forward_function(variant: str, weights: Path, video: np.ndarray, precision: 
     raise SystemExit(f"backend_forward.py serves the jax and torch backends, not {backend!r}")
 
 
+def is_public_port_checkout(path: Path) -> bool:
+    """``path`` is a checkout of innat/VideoSwin: it holds the ``videoswin`` package."""
+    return (path / "videoswin" / "__init__.py").is_file()
+
+
 def public_port_model(checkout: Path, variant: str, clip_shape: tuple[int, ...]):
     """innat/VideoSwin's backbone, global pooling and a dense head (random weights) for channels-last
     clips of ``clip_shape`` ``(T, H, W, 3)``, built from the checkout on this process's backend."""
@@ -63,8 +68,8 @@ def public_port_model(checkout: Path, variant: str, clip_shape: tuple[int, ...])
 
     from tf_videoswin import get_variant
 
-    if not (checkout / "videoswin" / "__init__.py").is_file():
-        raise SystemExit(f"{checkout} is not a checkout of innat/VideoSwin (no videoswin/)")
+    if not is_public_port_checkout(checkout):
+        raise FileNotFoundError(f"{checkout} is not a checkout of innat/VideoSwin (no videoswin/)")
     sys.path.insert(0, str(checkout))
     from videoswin import VideoSwinBackbone
 

@@ -60,6 +60,8 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: import from the checkout and from benchmarks/
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from backend_forward import is_public_port_checkout, public_port_model
+
 from tf_videoswin.config import PRECISIONS
 from tf_videoswin.console import add_attention_precision_argument, check_attention_precision_argument
 from tf_videoswin.cpu import onednn_enabled
@@ -152,17 +154,10 @@ def matmul_gflops(runs: int = 5, dtype: str = "float32") -> float:
     return 2 * 12544 * 384 * 1536 / seconds / 1e9
 
 
-def is_public_port_checkout(path: Path) -> bool:
-    return (path / "videoswin" / "__init__.py").is_file()
-
-
 def public_port_forward(checkout: Path, variant: str, video: np.ndarray):
     """A graph-mode forward of innat/VideoSwin's Keras backbone + pooling + dense head (random weights)."""
     import tensorflow as tf
-    from backend_forward import public_port_model
 
-    if not is_public_port_checkout(checkout):
-        raise FileNotFoundError(f"{checkout} is not a checkout of innat/VideoSwin (no videoswin/)")
     channels_last = np.ascontiguousarray(video.transpose(0, 2, 3, 4, 1))
     model = public_port_model(checkout, variant, channels_last.shape[1:])
     forward = tf.function(lambda x: model(x, training=False))
