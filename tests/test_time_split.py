@@ -171,9 +171,9 @@ def test_keras_ops_half_windows_equal_upstream_masked_attention(case, monkeypatc
     attended = []
     attend = ops_forward.window_attention
 
-    def recording(windows, attn, index, mask, *args):
-        attended.append((int(windows.shape[0]), index.shape[0], None if mask is None else int(mask.shape[0])))
-        return attend(windows, attn, index, mask, *args)
+    def recording(windows, attn, bias, mask, *args):
+        attended.append((int(windows.shape[0]), bias.shape[-1], None if mask is None else int(mask.shape[0])))
+        return attend(windows, attn, bias, mask, *args)
 
     monkeypatch.setattr(ops_forward, "window_attention", recording)
     ours = ops_forward.shifted_window_attention(rolled, layer, geometry, ops_forward.shift_masks(geometry))

@@ -80,12 +80,6 @@ class StageGeometry:
         """Windows a shifted block attends whole: all but the last row in T when :attr:`time_split`."""
         return self.num_windows - (self.counts[1] * self.counts[2] if self.time_split else 0)
 
-    @property
-    def half_index(self) -> tuple[np.ndarray, np.ndarray]:
-        """The ``(N/2, N/2)`` diagonal blocks of :attr:`index` for the first and second half window."""
-        half = self.tokens // 2
-        return self.index[:half, :half], self.index[half:, half:]
-
 
 def clip_window(size: Size3, window_size: Size3) -> tuple[Size3, Size3]:
     """Window and shift in use for a feature map: an axis with ``size <= window`` takes the whole axis

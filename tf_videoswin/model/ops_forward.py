@@ -134,31 +134,37 @@ def window_reverse(windows: Tensor, window: Size3, padded: Size3) -> Tensor:
     return ops.reshape(x, (-1, dp, hp, wp, channels))
 
 
+def relative_position_bias(attn: WindowAttention3D, geometry: StageGeometry) -> Tensor:
+    """``(nH, N, N)`` float32: ``attn``'s bias table gathered at ``geometry.index``, whose entries all
+    lie inside the table (JAX's ``take`` would give NaN for an index out of range)."""
+    tokens = geometry.tokens
+    table = ops.cast(attn.relative_position_bias_table, "float32")
+    bias = ops.take(table, ops.convert_to_tensor(geometry.index.reshape(-1)), axis=0)
+    return ops.transpose(ops.reshape(bias, (tokens, tokens, attn.num_heads)), (2, 0, 1))
+
+
 def window_attention(
     windows: Tensor,
     attn: WindowAttention3D,
-    index: np.ndarray,
+    bias: Tensor,
     mask: Tensor | None,
     dtype: str = "float32",
     logits_dtype: str = "float32",
 ) -> Tensor:
     """W-MSA / SW-MSA of ``(B * nW, n, C)`` windows with ``attn``'s weights (a ``WindowAttention3D``).
 
-    ``index``: the ``(n, n)`` relative-position index of these windows' tokens; its entries all lie
-    inside the table (JAX's ``take`` would give NaN for an index out of range). ``mask``: the
-    ``(nW, n, n)`` shift mask of a shifted block, or None.
+    ``bias``: the ``(nH, n, n)`` relative-position bias of these windows' tokens
+    (:func:`relative_position_bias`, or a diagonal block of it). ``mask``: the ``(nW, n, n)`` shift mask
+    of a shifted block, or None.
     """
     num_heads, channels = attn.num_heads, attn.dim
     head_dim = channels // num_heads
-    tokens = index.shape[0]
+    tokens = bias.shape[-1]
     qkv = linear(windows, attn.qkv.kernel, attn.qkv.bias, dtype)  # B*nW, n, 3C
     qkv = ops.transpose(ops.reshape(qkv, (-1, tokens, 3, num_heads, head_dim)), (2, 0, 3, 1, 4))
     q, k, v = qkv[0], qkv[1], qkv[2]  # B*nW, nH, n, hd
     q = ops.cast(q * ops.cast(head_dim**-0.5, dtype), logits_dtype)
     scores = ops.matmul(q, ops.transpose(ops.cast(k, logits_dtype), (0, 1, 3, 2)))  # B*nW, nH, n, n
-    table = ops.cast(attn.relative_position_bias_table, "float32")
-    bias = ops.take(table, ops.convert_to_tensor(index.reshape(-1)), axis=0)
-    bias = ops.transpose(ops.reshape(bias, (tokens, tokens, num_heads)), (2, 0, 1))  # nH, n, n
     scores = scores + ops.cast(bias, logits_dtype)
     if mask is not None:
         num_windows = mask.shape[0]
@@ -169,6 +175,21 @@ def window_attention(
     out = ops.matmul(probs, ops.cast(v, dtype))  # B*nW, nH, n, hd
     out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (-1, tokens, channels))
     return linear(out, attn.proj.kernel, attn.proj.bias, dtype)
+
+
+def attend_windows(
+    y: Tensor,
+    attn: WindowAttention3D,
+    window: Size3,
+    bias: Tensor,
+    mask: Tensor | None,
+    dtype: str = "float32",
+    logits_dtype: str = "float32",
+) -> Tensor:
+    """:func:`window_attention` over every ``window`` of a ``(B, D, H, W, C)`` map (sizes multiples of
+    ``window``), the map back in its layout."""
+    windows = window_attention(window_partition(y, window), attn, bias, mask, dtype, logits_dtype)
+    return window_reverse(windows, window, tuple(y.shape[1:4]))
 
 
 def shifted_window_attention(
@@ -184,23 +205,23 @@ def shifted_window_attention(
     Where ``geometry.time_split``, the last window row in T holds two shift regions (the window's first
     and second ``Wd / 2`` frames) whose scores upstream's mask lowers by 100, which leaves them a
     softmax weight far below float32 round-off; that row is attended as two half windows of ``N / 2``
-    tokens, with the diagonal blocks of the index and of the spatial mask, as the TensorFlow path does
+    tokens, with the diagonal blocks of the bias and of the spatial mask, as the TensorFlow path does
     (the argument in full: ``functional.time_split_window_attention``). Every other window is whole.
     """
+    bias = relative_position_bias(attn, geometry)
     if not geometry.time_split:
-        windows = window_partition(y, geometry.window)
-        windows = window_attention(windows, attn, geometry.index, masks.whole, dtype, logits_dtype)
-        return window_reverse(windows, geometry.window, geometry.padded)
+        return attend_windows(y, attn, geometry.window, bias, masks.whole, dtype, logits_dtype)
     (dp, hp, wp), (wd, wh, ww) = geometry.padded, geometry.window
     ch, cw, channels, half = hp // wh, wp // ww, y.shape[-1], wd // 2
-    whole = window_partition(y[:, : dp - wd], geometry.window)
-    whole = window_attention(whole, attn, geometry.index, masks.whole, dtype, logits_dtype)
-    whole = window_reverse(whole, geometry.window, (dp - wd, hp, wp))
+    whole = attend_windows(y[:, : dp - wd], attn, geometry.window, bias, masks.whole, dtype, logits_dtype)
     last = ops.reshape(y[:, dp - wd :], (-1, 2, half, ch, wh, cw, ww, channels))
     last = ops.reshape(ops.transpose(last, (1, 0, 3, 5, 2, 4, 6, 7)), (2, -1, half * wh * ww, channels))
+    n = geometry.tokens // 2  # each half's bias: a diagonal block of the window's
     halves = [
-        window_attention(last[i], attn, index, masks.half, dtype, logits_dtype)
-        for i, index in enumerate(geometry.half_index)
+        window_attention(
+            last[i], attn, bias[:, i * n : (i + 1) * n, i * n : (i + 1) * n], masks.half, dtype, logits_dtype
+        )
+        for i in range(2)
     ]
     last = ops.reshape(ops.stack(halves), (2, -1, ch, cw, half, wh, ww, channels))
     last = ops.reshape(ops.transpose(last, (1, 0, 4, 2, 5, 3, 6, 7)), (-1, wd, hp, wp, channels))
@@ -228,9 +249,8 @@ def swin_block(
         y = shifted_window_attention(y, block.attn, geometry, masks, dtype, logits_dtype)
         y = ops.roll(y, shift=geometry.shift, axis=(1, 2, 3))
     else:
-        windows = window_partition(y, geometry.window)
-        windows = window_attention(windows, block.attn, geometry.index, None, dtype, logits_dtype)
-        y = window_reverse(windows, geometry.window, geometry.padded)
+        bias = relative_position_bias(block.attn, geometry)
+        y = attend_windows(y, block.attn, geometry.window, bias, None, dtype, logits_dtype)
     if pd or ph or pw:
         y = y[:, :d, :h, :w, :]
     rate = block.drop_path.rate
